@@ -1,0 +1,88 @@
+// Runs an ir::Graph with LibTorch ops, differentiably. Training, fine-tuning and distillation
+// all go through it; passes change what runs through hooks, never by editing the executor.
+//
+//   Executor ex(ir::load_model("m.h5"));
+//   ex.set_training(false);
+//   torch::Tensor logits = ex.forward(x);          // x: {N, C, H, W} raw input in [0, 1]
+//   int id = ex.add_hook({.weight = fake_quant});  // every node; or name a node
+//   ir::Graph trained = ex.sync_to_graph();        // torch values written back to the IR
+//
+// Input normalization (meta.mean / meta.std) is applied inside forward(): callers pass raw
+// data, exactly as the runtime receives it.
+#pragma once
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "compress/ir/graph.h"
+
+namespace shrink {
+
+/// A pass's hooks. Any may be empty.
+struct NodeHooks {
+  /// Called for each tensor a node uses ("weight", "bias", ...) before the op runs; returns the
+  /// tensor the op uses instead (fake quantization, masks). Gradients flow through it.
+  std::function<torch::Tensor(const ir::Node&, const std::string& key, const torch::Tensor&)> weight;
+  /// Called on a node's output; returns the tensor its consumers see.
+  std::function<torch::Tensor(const ir::Node&, const torch::Tensor&)> output;
+  /// Called on the network input after normalization (node is a dummy named Graph::kInput).
+  std::function<torch::Tensor(const torch::Tensor&)> input;
+};
+
+class Executor {
+ public:
+  /// Takes the graph (shapes are inferred if missing) and creates one torch tensor per IR
+  /// tensor: weights and biases of Conv2d / Linear and BatchNorm gamma / beta are trainable,
+  /// BatchNorm running statistics are buffers, any other tensor (masks...) is a constant.
+  explicit Executor(ir::Graph graph);
+
+  /// x: {N, input_shape...} float32. Returns the outputs of graph.outputs[0].
+  torch::Tensor forward(const torch::Tensor& x);
+  /// Like forward, but also returns the outputs of the named nodes (for feature distillation,
+  /// activation statistics). The returned map holds every requested name and "output".
+  std::map<std::string, torch::Tensor> forward_with(const torch::Tensor& x,
+                                                    const std::vector<std::string>& names);
+
+  /// Train mode: BatchNorm uses batch statistics and updates its running statistics.
+  void set_training(bool on);
+  bool training() const { return training_; }
+
+  /// Trainable tensors (requires_grad), in graph order.
+  std::vector<torch::Tensor> parameters() const;
+  /// Trainable tensors by "node/key".
+  std::vector<std::pair<std::string, torch::Tensor>> named_parameters() const;
+  /// The torch tensor behind an IR tensor; throws BadInput if absent.
+  torch::Tensor& tensor(const std::string& node, const std::string& key);
+  /// Adds or replaces an IR tensor (a constant unless `trainable`).
+  void set_tensor(const std::string& node, const std::string& key, torch::Tensor t,
+                  bool trainable = false);
+
+  /// Hooks for one node (node_name) or for all (empty name). Returns an id for remove_hook.
+  int add_hook(NodeHooks hooks, const std::string& node_name = "");
+  void remove_hook(int id);
+
+  /// Copies every torch tensor back into the IR and returns the graph.
+  ir::Graph& sync_to_graph();
+  const ir::Graph& graph() const { return graph_; }
+  /// The graph itself (structure and state); tensors there are stale until sync_to_graph().
+  ir::Graph& graph() { return graph_; }
+
+ private:
+  ir::Graph graph_;
+  bool training_ = false;
+  std::map<std::string, std::map<std::string, torch::Tensor>> tensors_;
+  std::map<std::string, std::map<std::string, bool>> trainable_;
+  struct HookEntry { int id; std::string node; NodeHooks hooks; };
+  std::vector<HookEntry> hooks_;
+  int next_hook_id_ = 1;
+  torch::Tensor run_node(const ir::Node& n, const std::vector<torch::Tensor>& in);
+};
+
+/// Converts IR tensors and data to torch and back.
+torch::Tensor to_torch(const ir::Tensor& t);
+ir::Tensor from_torch(const torch::Tensor& t);
+
+}  // namespace shrink

@@ -1,0 +1,3 @@
+// The one precompiled header of the LibTorch-side targets.
+#pragma once
+#include <torch/torch.h>

@@ -1,0 +1,18 @@
+#include "shrink_rt.h"
+
+#ifndef SHRINK_VERSION
+#define SHRINK_VERSION "0.0.0"
+#endif
+
+extern "C" const char* shrink_rt_version(void) { return SHRINK_VERSION; }
+
+extern "C" const char* shrink_rt_status_str(shrink_rt_status s) {
+  switch (s) {
+    case SHRINK_RT_OK: return "ok";
+    case SHRINK_RT_INVALID_ARGUMENT: return "invalid argument";
+    case SHRINK_RT_UNSUPPORTED: return "unsupported";
+    case SHRINK_RT_OUT_OF_MEMORY: return "out of memory";
+    case SHRINK_RT_CORRUPT_MODEL: return "corrupt model";
+  }
+  return "unknown status";
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what shrink needs on Debian 12 and is missing; quiet when nothing is missing.
+# Debian packages via apt-get (as root, or through sudo), ONNX Runtime for the interop tests
+# from the npm registry into .deps/node (its install script is skipped: the native library
+# ships inside the package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ cmake ninja-build ccache pkg-config ca-certificates
+  libtorch-dev libopenblas0 libonnx-dev libeigen3-dev libcxxopts-dev libhdf5-dev
+  libgtest-dev libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev
+  dataset-fashion-mnist
+  python3-torch python3-torchvision python3-numpy
+)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 2; }
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+ort_version=1.30.0
+if [[ ! -f .deps/node/node_modules/onnxruntime-node/package.json ]] ||
+   ! grep -q "\"version\": \"$ort_version\"" .deps/node/node_modules/onnxruntime-node/package.json; then
+  echo "deps: installing onnxruntime-node $ort_version into .deps/node"
+  mkdir -p .deps/node
+  npm install --ignore-scripts --no-audit --no-fund --loglevel=error --prefix .deps/node \
+    "onnxruntime-node@$ort_version" >/dev/null
+fi
