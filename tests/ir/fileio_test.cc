@@ -1,0 +1,109 @@
+// Atomic writes: temp name in the same folder, rename on commit, cleanup without commit.
+#include "compress/ir/fileio.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "compress/ir/error.h"
+
+namespace shrink::ir {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileIoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "shrink_fileio_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::vector<std::string> entries() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  static void write_raw(const std::string& path, const std::string& bytes) {
+    std::ofstream os(path, std::ios::binary);
+    os << bytes;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(FileIoTest, CommitRenamesIntoPlace) {
+  const std::string path = (dir_ / "model.shr").string();
+  {
+    AtomicFile f(path);
+    EXPECT_EQ(f.path(), path);
+    const std::string prefix = (dir_ / ".model.shr.tmp.").string() + std::to_string(::getpid()) + ".";
+    EXPECT_EQ(f.temp_path().rfind(prefix, 0), 0u) << f.temp_path();
+    write_raw(f.temp_path(), "new bytes");
+    EXPECT_FALSE(fs::exists(path));
+    f.commit();
+    EXPECT_FALSE(fs::exists(f.temp_path()));
+  }
+  EXPECT_EQ(read_file(path), "new bytes");
+  EXPECT_EQ(entries(), std::vector<std::string>{"model.shr"});
+}
+
+TEST_F(FileIoTest, NoCommitKeepsPreviousFileAndRemovesTemp) {
+  const std::string path = (dir_ / "m.h5").string();
+  write_raw(path, "previous");
+  {
+    AtomicFile f(path);
+    write_raw(f.temp_path(), "half-writ");
+    EXPECT_EQ(entries().size(), 2u);
+  }  // e.g. an exception unwound past the writer
+  EXPECT_EQ(entries(), std::vector<std::string>{"m.h5"});
+  EXPECT_EQ(read_file(path), "previous");
+  {
+    AtomicFile f(path);  // nothing written at all: still fine
+  }
+  EXPECT_EQ(entries(), std::vector<std::string>{"m.h5"});
+}
+
+TEST_F(FileIoTest, TempNamesAreUnique) {
+  const std::string path = (dir_ / "x.bin").string();
+  AtomicFile a(path), b(path);
+  EXPECT_NE(a.temp_path(), b.temp_path());
+}
+
+TEST_F(FileIoTest, WriteAndReadBinary) {
+  const std::string path = (dir_ / "blob.bin").string();
+  std::string bytes("a\0b\xff\n\r", 6);
+  write_file_atomic(path, bytes);
+  EXPECT_EQ(read_file(path), bytes);
+  write_file_atomic(path, "replaced");
+  EXPECT_EQ(read_file(path), "replaced");
+  write_file_atomic(path, "");
+  EXPECT_EQ(read_file(path), "");
+  EXPECT_EQ(entries(), std::vector<std::string>{"blob.bin"});
+}
+
+TEST_F(FileIoTest, ErrorsNameThePath) {
+  const std::string missing = (dir_ / "nope.h5").string();
+  try {
+    read_file(missing);
+    FAIL() << "read_file did not throw";
+  } catch (const BadInput& e) {
+    EXPECT_NE(std::string(e.what()).find(missing), std::string::npos) << e.what();
+  }
+  const std::string in_missing_dir = (dir_ / "no_such_dir" / "m.h5").string();
+  EXPECT_THROW(AtomicFile{in_missing_dir}, BadInput);
+  EXPECT_THROW(write_file_atomic(in_missing_dir, "x"), BadInput);
+  EXPECT_THROW(read_file(dir_.string()), BadInput);
+}
+
+}  // namespace
+}  // namespace shrink::ir
