@@ -85,6 +85,8 @@ class Graph {
   Metadata meta;
   std::vector<Node> nodes;           ///< topological order
   std::vector<std::string> outputs;  ///< names of output nodes (usually one)
+  /// Graph-wide compression state written by passes (e.g. the input's Q-format). Saved.
+  nlohmann::json state = nlohmann::json::object();
 
   const Node* find(const std::string& name) const;
   Node* find(const std::string& name);

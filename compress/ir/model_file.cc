@@ -185,6 +185,11 @@ Graph parse_graph(const json& j, std::vector<TensorRef>& shapes, const std::stri
     }
   }
   g.outputs = top.strings("outputs");
+  // "state" is optional: files written before graph-level state existed have none.
+  if (j.contains("state")) {
+    if (!j.at("state").is_object()) throw BadInput("graph: field 'state': expected a JSON object");
+    g.state = j.at("state");
+  }
   return g;
 }
 
@@ -378,7 +383,7 @@ json graph_to_json(const Graph& g) {
         {"tensors", tensors},
     });
   }
-  return {{"metadata", meta}, {"nodes", nodes}, {"outputs", g.outputs}};
+  return {{"metadata", meta}, {"nodes", nodes}, {"outputs", g.outputs}, {"state", g.state}};
 }
 
 Graph graph_from_json(const json& j) {

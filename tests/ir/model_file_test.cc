@@ -107,6 +107,7 @@ void expect_same_graph(const Graph& a, const Graph& b) {
   EXPECT_EQ(a.meta.labels, b.meta.labels);
   EXPECT_EQ(a.meta.producer, b.meta.producer);
   EXPECT_EQ(a.outputs, b.outputs);
+  EXPECT_EQ(a.state, b.state);
   ASSERT_EQ(a.nodes.size(), b.nodes.size());
   for (size_t i = 0; i < a.nodes.size(); ++i) {
     const Node& x = a.nodes[i];
@@ -181,6 +182,7 @@ Graph make_rich_graph() {
   g.at("fc").tensors["scalar"] = Tensor({}, {2.5f});
   g.at("fc").tensors["empty"] = Tensor({0, 3});
   g.outputs = {"softmax", "avg"};
+  g.state = {{"input_format", {{"bits", 8}, {"fl", 7}}}};
   g.infer_shapes();
   return g;
 }
