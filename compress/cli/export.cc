@@ -1,0 +1,32 @@
+// shrink export: write a model in a deployment or interchange format (export/export.h).
+#include <cstdio>
+
+#include "compress/cli/common.h"
+#include "compress/ir/error.h"
+#include "export/export.h"
+
+namespace shrink::cli {
+
+int cmd_export(int argc, char** argv) {
+  std::string formats;
+  for (const auto& f : exporter::formats()) formats += (formats.empty() ? "" : " | ") + f;
+  auto opts = make_options("export", "m.h5 --format " + formats + " -o out",
+                           "Write a model as ONNX (fp32), the runtime's .shr, C source or HDF5 weights.");
+  opts.add_options()("format", formats, cxxopts::value<std::string>())("o,output", "output file",
+                                                                        cxxopts::value<std::string>());
+  auto r = parse(opts, argc, argv, {"model-file"});
+  if (!r) return 0;
+  std::string in = input_file(*r, "model-file", "export", "the model, m.h5");
+  std::string format = required(*r, "format", "export", "--format " + formats);
+  std::string out = required(*r, "output", "export", "-o OUT (the output file)");
+  require_output_folder(out);
+  bool known = false;
+  for (const auto& f : exporter::formats()) known = known || f == format;
+  if (!known) throw BadInput("--format: unknown format '", format, "' (known: ", formats, ")");
+  ir::Graph g = load_model_file(in);
+  exporter::export_model(g, format, out);
+  std::printf("wrote %s (%s)\n", out.c_str(), format.c_str());
+  return 0;
+}
+
+}  // namespace shrink::cli

@@ -1,0 +1,42 @@
+// Commands of DESIGN.md whose issue is not done yet: --help describes them, running them exits 3.
+#include <iostream>
+
+#include "compress/cli/common.h"
+#include "compress/ir/error.h"
+
+namespace shrink::cli {
+namespace {
+
+int not_implemented(int argc, char** argv, const char* usage, const char* what, int issue) {
+  std::string cmd = argv[0];
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << what << "\nUsage:\n  shrink " << cmd << " " << usage << "\n\nnot implemented yet (issue " << issue
+                << "): running it exits with code 3.\n";
+      return 0;
+    }
+  }
+  throw NotImplemented(cmd, ": not implemented yet (issue ", issue, ")");
+}
+
+}  // namespace
+
+int cmd_quantize(int argc, char** argv) {
+  return not_implemented(argc, argv, "m.h5 --data DATASET --scheme fixed|kmeans [--bits 8 | --config q.yaml] -o q.h5",
+                         "Fixed-point [IL.FL] or k-means codebook quantization.", 3);
+}
+int cmd_sweep(int argc, char** argv) {
+  return not_implemented(argc, argv, "m.h5 --data DATASET [--targets ...] [--bits ...] [--methods ...] -o dir/",
+                         "Quantization and pruning sensitivity sweeps.", 3);
+}
+int cmd_prune(int argc, char** argv) {
+  return not_implemented(argc, argv, "m.h5 --data DATASET --method magnitude|l1|apoz|... [--sparsity S | --ratio R] -o p.h5",
+                         "Unstructured and structured pruning.", 5);
+}
+int cmd_shunt(int argc, char** argv) {
+  return not_implemented(argc, argv, "m.h5 --data DATASET (--kq-only | --blocks I-J --arch NAME | --auto) -o s.h5",
+                         "Knowledge-Quotient-guided shunt connections.", 6);
+}
+
+}  // namespace shrink::cli

@@ -1,0 +1,971 @@
+#include "compress/recipe.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include "compress/executor.h"
+#include "compress/ir/analyzer.h"
+#include "compress/ir/error.h"
+#include "compress/ir/fileio.h"
+#include "compress/ir/model_file.h"
+#include "compress/ir/onnx_io.h"
+#include "compress/report.h"
+#include "compress/zoo.h"
+#include "export/export.h"
+
+namespace fs = std::filesystem;
+
+namespace shrink::recipe {
+namespace {
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+std::string scalar_text(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsScalar()) return "'" + n.Scalar() + "'";
+  if (n.IsSequence()) return "a list";
+  return "a map";
+}
+
+bool is_int(const YAML::Node& n) {
+  if (!n.IsScalar()) return false;
+  try {
+    n.as<int64_t>();
+    return true;
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+}
+bool is_float(const YAML::Node& n) {
+  if (!n.IsScalar()) return false;
+  try {
+    n.as<double>();
+    return true;
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+}
+bool is_bool(const YAML::Node& n) {
+  if (!n.IsScalar()) return false;
+  try {
+    n.as<bool>();
+    return true;
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+}
+
+std::vector<std::string> option_names(const std::vector<OptionSpec>& specs) {
+  std::vector<std::string> v;
+  for (const auto& s : specs) v.push_back(s.name);
+  return v;
+}
+
+const OptionSpec* find_option(const std::vector<OptionSpec>& specs, const std::string& name) {
+  for (const auto& s : specs)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+/// Checks one value against its spec. `key` is the option's path within the stage
+/// ("epochs", "distill.alpha"); `at_override` replaces the file position (for --set).
+void check_value(const YAML::Node& v, const OptionSpec& spec, const std::string& file, const std::string& stage,
+                 const std::string& key, const std::string& at_override = "") {
+  auto at = [&](const YAML::Node& n) { return at_override.empty() ? where(file, n) : at_override; };
+  bool ok = true;
+  switch (spec.type) {
+    case OptType::Int: ok = is_int(v); break;
+    case OptType::Float: ok = is_float(v); break;
+    case OptType::Bool: ok = is_bool(v); break;
+    case OptType::String: ok = v.IsScalar(); break;
+    case OptType::StringList:
+      ok = v.IsSequence();
+      if (ok)
+        for (const auto& e : v) ok = ok && e.IsScalar();
+      break;
+    case OptType::Map: ok = v.IsMap(); break;
+  }
+  if (!ok)
+    throw BadInput(at(v), ": stage '", stage, "': '", key, "' must be ", (spec.type == OptType::Int ? "an " : "a "),
+                   opt_type_name(spec.type), ", got ", scalar_text(v));
+  if (spec.type == OptType::Map) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      std::string k = it->first.as<std::string>();
+      const OptionSpec* f = find_option(spec.fields, k);
+      if (!f)
+        throw BadInput(at(it->first), ": unknown key '", k, "' in '", key, "' of stage '", stage, "' (known: ",
+                       join(option_names(spec.fields)), ")");
+      check_value(it->second, *f, file, stage, key + "." + k, at_override);
+    }
+  }
+}
+
+struct Registry {
+  std::vector<StageSpec> stages;
+};
+void register_builtin_stages(Registry& reg);
+
+Registry& registry() {
+  static Registry* reg = [] {
+    auto* r = new Registry;
+    register_builtin_stages(*r);
+    return r;
+  }();
+  return *reg;
+}
+
+const std::vector<std::string> kTopKeys = {"name", "model", "data", "seed", "threads", "stages"};
+const std::vector<std::string> kModelKeys = {"zoo", "file", "onnx"};
+const std::vector<std::string> kDataKeys = {"dataset", "data_dir", "calibration", "val_limit", "test_limit"};
+
+std::vector<std::string> stage_names() {
+  std::vector<std::string> v;
+  for (const auto* s : registered_stages()) v.push_back(s->name);
+  return v;
+}
+
+void check_known(const YAML::Node& map, const std::vector<std::string>& known, const std::string& file,
+                 const std::string& in) {
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    std::string key = it->first.Scalar();
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      throw BadInput(where(file, it->first), ": unknown key '", key, "'", in, " (known: ", join(known), ")");
+  }
+}
+
+int64_t read_int(const YAML::Node& n, const std::string& file, const std::string& what, int64_t min) {
+  if (!is_int(n)) throw BadInput(where(file, n), ": '", what, "' must be an int, got ", scalar_text(n));
+  int64_t v = n.as<int64_t>();
+  if (v < min) throw BadInput(where(file, n), ": '", what, "' must be >= ", min, ", got ", v);
+  return v;
+}
+
+std::string read_string(const YAML::Node& n, const std::string& file, const std::string& what) {
+  if (!n.IsScalar() || n.Scalar().empty())
+    throw BadInput(where(file, n), ": '", what, "' must be a non-empty string, got ", scalar_text(n));
+  return n.Scalar();
+}
+
+/// Fills the typed fields of r from r.root and validates everything (keys, types, stages).
+void interpret(Recipe& r) {
+  const std::string& f = r.path;
+  const YAML::Node& root = r.root;
+  if (!root.IsMap())
+    throw BadInput(f, ": expected a YAML map with the keys ", join(kTopKeys), ", got ", scalar_text(root));
+  check_known(root, kTopKeys, f, "");
+  for (const char* req : {"name", "model", "stages"})
+    if (!root[req]) throw BadInput(f, ": missing key '", req, "' (a recipe needs name, model and stages)");
+
+  r.name = read_string(root["name"], f, "name");
+  if (r.name.find('/') != std::string::npos || r.name == "." || r.name == "..")
+    throw BadInput(where(f, root["name"]), ": 'name' is used as a folder name; got '", r.name, "'");
+
+  const YAML::Node& m = root["model"];
+  if (!m.IsMap() || m.size() != 1)
+    throw BadInput(where(f, m), ": 'model' must be a map with exactly one of zoo, file, onnx, got ", scalar_text(m));
+  check_known(m, kModelKeys, f, " in 'model'");
+  r.model_kind = m.begin()->first.Scalar();
+  r.model_value = read_string(m.begin()->second, f, "model." + r.model_kind);
+
+  r.dataset = "fashion-mnist";
+  r.data_dir.clear();
+  r.calibration = 2000;
+  r.val_limit = r.test_limit = -1;
+  if (root["data"]) {
+    const YAML::Node& d = root["data"];
+    if (!d.IsMap()) throw BadInput(where(f, d), ": 'data' must be a map, got ", scalar_text(d));
+    check_known(d, kDataKeys, f, " in 'data'");
+    if (d["dataset"]) r.dataset = read_string(d["dataset"], f, "data.dataset");
+    if (d["data_dir"]) r.data_dir = read_string(d["data_dir"], f, "data.data_dir");
+    if (d["calibration"]) r.calibration = read_int(d["calibration"], f, "data.calibration", 1);
+    if (d["val_limit"]) r.val_limit = read_int(d["val_limit"], f, "data.val_limit", -1);
+    if (d["test_limit"]) r.test_limit = read_int(d["test_limit"], f, "data.test_limit", -1);
+    if (r.val_limit == 0 || r.test_limit == 0)
+      throw BadInput(where(f, d), ": 'data.val_limit' and 'data.test_limit' must be -1 (all) or >= 1");
+  }
+  r.seed = root["seed"] ? static_cast<uint64_t>(read_int(root["seed"], f, "seed", 0)) : 1;
+  r.threads = root["threads"] ? static_cast<int>(read_int(root["threads"], f, "threads", 0)) : 0;
+
+  const YAML::Node& st = root["stages"];
+  if (!st.IsSequence())
+    throw BadInput(where(f, st), ": 'stages' must be a list of {stage: {options}}, got ", scalar_text(st));
+  r.stages.clear();
+  for (const auto& item : st) {
+    if (!item.IsMap() || item.size() != 1)
+      throw BadInput(where(f, item), ": a stage must be a map with one key, the stage name (",
+                     join(stage_names()), "), got ", scalar_text(item));
+    const YAML::Node& key = item.begin()->first;
+    const YAML::Node& opts = item.begin()->second;
+    std::string name = key.Scalar();
+    const StageSpec* spec = find_stage(name);
+    if (!spec) throw BadInput(where(f, key), ": unknown stage '", name, "' (known: ", join(stage_names()), ")");
+    if (!opts.IsNull() && !opts.IsMap())
+      throw BadInput(where(f, opts), ": the options of stage '", name, "' must be a map, got ", scalar_text(opts));
+    if (opts.IsMap()) {
+      for (auto it = opts.begin(); it != opts.end(); ++it) {
+        std::string k = it->first.Scalar();
+        const OptionSpec* o = find_option(spec->options, k);
+        if (!o)
+          throw BadInput(where(f, it->first), ": unknown key '", k, "' in stage '", name, "' (known: ",
+                         join(option_names(spec->options)), ")");
+        check_value(it->second, *o, f, name, k);
+      }
+    }
+    Recipe::Stage s{name, opts};
+    if (spec->check) spec->check(StageArgs(opts, f, name));
+    r.stages.push_back(std::move(s));
+  }
+}
+
+std::string stage_dir_name(int index, const std::string& name) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02d-", index);
+  return buf + name;
+}
+
+int64_t file_bytes(const std::string& p) {
+  std::error_code ec;
+  auto n = fs::file_size(p, ec);
+  return ec ? 0 : static_cast<int64_t>(n);
+}
+
+EvalResult eval_graph(const ir::Graph& g, const ir::Dataset& d) {
+  Executor ex(g);
+  ex.set_training(false);
+  return evaluate(ex, d);
+}
+
+std::string human_bytes(int64_t b) {
+  char buf[64];
+  if (b < 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f MiB", b / (1024.0 * 1024.0));
+  return buf;
+}
+
+std::string fixed4(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", v);
+  return buf;
+}
+
+// ---- built-in stages --------------------------------------------------------------------
+
+std::string export_file_name(const std::string& format) {
+  if (format == "onnx") return "model.onnx";
+  if (format == "shr") return "model.shr";
+  if (format == "c") return "model.c";
+  if (format == "hdf5") return "weights.h5";
+  return "model." + format;
+}
+
+void register_builtin_stages(Registry& reg) {
+  auto add = [&](StageSpec s) { reg.stages.push_back(std::move(s)); };
+  auto check_train = [](const StageArgs& a, const TrainOptions& defaults) {
+    TrainOptions o = read_train_options(a, defaults);
+    check_train_options(o, [&](const std::string& k, const std::string& m) { a.fail(k, m); });
+  };
+
+  {
+    StageSpec s;
+    s.name = "train";
+    s.description = "train the model on the train split (metrics on val after every epoch)";
+    s.options = train_option_specs(default_train_options());
+    s.sets_original = true;
+    s.check = [check_train](const StageArgs& a) { check_train(a, default_train_options()); };
+    s.run = [](StageContext& ctx, const StageArgs& a) {
+      TrainOptions o = read_train_options(a, default_train_options());
+      o.seed = ctx.recipe.seed;
+      const ir::Dataset& train_set = ctx.data.get(ir::Split::Train, o.limit);
+      const ir::Dataset& val = ctx.data.get(ir::Split::Val, ctx.recipe.val_limit);
+      Executor ex(ctx.model);
+      TrainResult r = train(ex, train_set, o, &val);
+      ctx.model = ex.sync_to_graph();
+      if (!r.history.empty() && r.history.back().val_accuracy >= 0) {
+        ctx.accuracy = r.history.back().val_accuracy;
+        ctx.accuracy_split = "val";
+        ctx.accuracy_n = val.size;
+        ctx.extra["train_loss"] = r.history.back().loss;
+        ctx.extra["train_accuracy"] = r.history.back().train_accuracy;
+      }
+      ctx.extra["train_samples"] = train_set.size;
+    };
+    add(std::move(s));
+  }
+  {
+    StageSpec s;
+    s.name = "finetune";
+    s.description = "fine-tune the current model, optionally distilling from a teacher";
+    s.options = train_option_specs(default_finetune_options());
+    s.options.push_back(
+        {"distill", OptType::Map, "(none)",
+         "knowledge distillation: loss = CE + alpha * T^2 * KL(teacher || student) at temperature T",
+         {{"teacher", OptType::String, "original",
+           "'original' (the model as loaded or last trained, before compression stages) or a .h5 file", {}},
+          {"temperature", OptType::Float, "5", "softmax temperature T (> 0)", {}},
+          {"alpha", OptType::Float, "2", "weight of the distillation term (>= 0)", {}}}});
+    s.check = [check_train](const StageArgs& a) {
+      check_train(a, default_finetune_options());
+      StageArgs d = a.sub("distill");
+      if (d.get_float("temperature", 5) <= 0) d.fail("temperature", "must be > 0");
+      if (d.get_float("alpha", 2) < 0) d.fail("alpha", "must be >= 0");
+      if (d.get_string("teacher", "original").empty()) d.fail("teacher", "must be 'original' or a .h5 file");
+    };
+    s.run = [](StageContext& ctx, const StageArgs& a) {
+      TrainOptions o = read_train_options(a, default_finetune_options());
+      o.seed = ctx.recipe.seed;
+      std::unique_ptr<Executor> teacher;
+      if (a.has("distill")) {
+        StageArgs d = a.sub("distill");
+        std::string t = d.get_string("teacher", "original");
+        if (t == "original") {
+          teacher = std::make_unique<Executor>(*ctx.original);
+        } else {
+          std::string p = ctx.recipe.resolve(t);
+          if (!fs::exists(p)) d.fail("teacher", "no such file: " + p);
+          teacher = std::make_unique<Executor>(ir::load_model(p));
+        }
+        teacher->set_training(false);
+        o.teacher = teacher.get();
+        o.temperature = d.get_float("temperature", 5);
+        o.alpha = d.get_float("alpha", 2);
+        ctx.extra["teacher"] = t;
+      }
+      const ir::Dataset& train_set = ctx.data.get(ir::Split::Train, o.limit);
+      const ir::Dataset& val = ctx.data.get(ir::Split::Val, ctx.recipe.val_limit);
+      Executor ex(ctx.model);
+      TrainResult r = train(ex, train_set, o, &val);
+      ctx.model = ex.sync_to_graph();
+      if (!r.history.empty() && r.history.back().val_accuracy >= 0) {
+        ctx.accuracy = r.history.back().val_accuracy;
+        ctx.accuracy_split = "val";
+        ctx.accuracy_n = val.size;
+      }
+    };
+    add(std::move(s));
+  }
+  {
+    StageSpec s;
+    s.name = "eval";
+    s.description = "measure accuracy and loss on a split (the model is unchanged)";
+    s.options = {{"split", OptType::String, "val", "val | test | train", {}},
+                 {"limit", OptType::Int, "-1",
+                  "first N samples of the split (-1: data.val_limit / data.test_limit, else all)", {}}};
+    s.changes_model = false;
+    s.check = [](const StageArgs& a) {
+      try {
+        ir::split_from_name(a.get_string("split", "val"));
+      } catch (const Error&) {
+        a.fail("split", "must be val, test or train");
+      }
+      int64_t l = a.get_int("limit", -1);
+      if (l == 0 || l < -1) a.fail("limit", "must be -1 (all) or >= 1");
+    };
+    s.run = [](StageContext& ctx, const StageArgs& a) {
+      ir::Split split = ir::split_from_name(a.get_string("split", "val"));
+      int64_t limit = a.get_int("limit", -1);
+      if (limit < 0 && split == ir::Split::Val) limit = ctx.recipe.val_limit;
+      if (limit < 0 && split == ir::Split::Test) limit = ctx.recipe.test_limit;
+      const ir::Dataset& d = ctx.data.get(split, limit);
+      EvalResult e = eval_graph(ctx.model, d);
+      ctx.accuracy = e.accuracy;
+      ctx.accuracy_split = ir::split_name(split);
+      ctx.accuracy_n = e.n;
+      ctx.extra["loss"] = e.loss;
+    };
+    add(std::move(s));
+  }
+  {
+    StageSpec s;
+    s.name = "export";
+    s.description = "write the model in deployment formats into the stage's folder";
+    s.options = {{"formats", OptType::StringList, "[onnx]",
+                  "any of onnx (model.onnx), shr (model.shr), c (model.c), hdf5 (weights.h5)", {}}};
+    s.changes_model = false;
+    s.check = [](const StageArgs& a) {
+      auto known = exporter::formats();
+      auto fmts = a.get_list("formats", {"onnx"});
+      if (fmts.empty()) a.fail("formats", "must name at least one format (" + join(known) + ")");
+      for (const auto& f : fmts)
+        if (std::find(known.begin(), known.end(), f) == known.end())
+          a.fail("formats", "unknown format '" + f + "' (known: " + join(known) + ")");
+    };
+    s.run = [](StageContext& ctx, const StageArgs& a) {
+      for (const auto& f : a.get_list("formats", {"onnx"})) {
+        std::string p = ctx.dir + "/" + export_file_name(f);
+        exporter::export_model(ctx.model, f, p);
+        ctx.files.push_back(p);
+      }
+    };
+    add(std::move(s));
+  }
+}
+
+void print_option(std::ostream& os, const OptionSpec& o, const YAML::Node& opts, const std::string& prefix) {
+  YAML::Node v = opts.IsMap() ? opts[o.name] : YAML::Node();
+  if (o.type == OptType::Map) {
+    if (!v.IsDefined() || v.IsNull()) {
+      os << "      " << prefix << o.name << ": " << o.default_value << " (default)\n";
+      return;
+    }
+    for (const auto& f : o.fields) print_option(os, f, v, prefix + o.name + ".");
+    return;
+  }
+  os << "      " << prefix << o.name << ": ";
+  if (v.IsDefined() && !v.IsNull()) {
+    if (v.IsSequence()) {
+      std::vector<std::string> items;
+      for (const auto& e : v) items.push_back(e.Scalar());
+      os << "[" << join(items) << "]\n";
+    } else {
+      os << v.Scalar() << "\n";
+    }
+  } else {
+    os << o.default_value << " (default)\n";
+  }
+}
+
+}  // namespace
+
+const char* opt_type_name(OptType t) {
+  switch (t) {
+    case OptType::Int: return "int";
+    case OptType::Float: return "float";
+    case OptType::Bool: return "bool";
+    case OptType::String: return "string";
+    case OptType::StringList: return "list of strings";
+    case OptType::Map: return "map";
+  }
+  return "?";
+}
+
+std::string where(const std::string& file, const YAML::Node& node) {
+  YAML::Mark m = node.Mark();
+  if (m.is_null() || m.line < 0) return file;
+  return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+// ---- StageArgs ----------------------------------------------------------------------------
+
+StageArgs::StageArgs(YAML::Node node, std::string file, std::string stage)
+    : node_(std::move(node)), file_(std::move(file)), stage_(std::move(stage)) {}
+
+bool StageArgs::has(const std::string& key) const {
+  if (!node_.IsMap()) return false;
+  const YAML::Node& n = node_;
+  YAML::Node v = n[key];
+  return v.IsDefined() && !v.IsNull();
+}
+
+int64_t StageArgs::get_int(const std::string& key, int64_t dflt) const {
+  if (!has(key)) return dflt;
+  const YAML::Node& n = node_;
+  try {
+    return n[key].as<int64_t>();
+  } catch (const YAML::Exception&) {
+    fail(key, "must be an int, got " + scalar_text(n[key]));
+  }
+}
+double StageArgs::get_float(const std::string& key, double dflt) const {
+  if (!has(key)) return dflt;
+  const YAML::Node& n = node_;
+  try {
+    return n[key].as<double>();
+  } catch (const YAML::Exception&) {
+    fail(key, "must be a float, got " + scalar_text(n[key]));
+  }
+}
+bool StageArgs::get_bool(const std::string& key, bool dflt) const {
+  if (!has(key)) return dflt;
+  const YAML::Node& n = node_;
+  try {
+    return n[key].as<bool>();
+  } catch (const YAML::Exception&) {
+    fail(key, "must be a bool, got " + scalar_text(n[key]));
+  }
+}
+std::string StageArgs::get_string(const std::string& key, const std::string& dflt) const {
+  if (!has(key)) return dflt;
+  const YAML::Node& n = node_;
+  if (!n[key].IsScalar()) fail(key, "must be a string, got " + scalar_text(n[key]));
+  return n[key].Scalar();
+}
+std::vector<std::string> StageArgs::get_list(const std::string& key, const std::vector<std::string>& dflt) const {
+  if (!has(key)) return dflt;
+  const YAML::Node& n = node_;
+  if (!n[key].IsSequence()) fail(key, "must be a list of strings, got " + scalar_text(n[key]));
+  std::vector<std::string> v;
+  for (const auto& e : n[key]) v.push_back(e.Scalar());
+  return v;
+}
+StageArgs StageArgs::sub(const std::string& key) const {
+  if (!has(key)) return StageArgs(YAML::Node(), file_, stage_ + "." + key);
+  const YAML::Node& n = node_;
+  return StageArgs(n[key], file_, stage_ + "." + key);
+}
+void StageArgs::fail(const std::string& key, const std::string& message) const {
+  YAML::Node at = node_;
+  if (has(key)) {
+    const YAML::Node& n = node_;
+    at = n[key];
+  }
+  throw BadInput(where(file_, at), ": stage '", stage_, "': '", key, "' ", message);
+}
+
+// ---- training options ---------------------------------------------------------------------
+
+TrainOptions default_train_options() { return TrainOptions{}; }
+
+TrainOptions default_finetune_options() {
+  TrainOptions o;
+  o.epochs = 1;
+  o.lr = 1e-4;
+  return o;
+}
+
+std::vector<OptionSpec> train_option_specs(const TrainOptions& d) {
+  auto num = [](double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  };
+  return {
+      {"epochs", OptType::Int, std::to_string(d.epochs), "passes over the training data", {}},
+      {"batch_size", OptType::Int, std::to_string(d.batch_size), "samples per optimizer step", {}},
+      {"optimizer", OptType::String, d.optimizer, "adam | sgd", {}},
+      {"lr", OptType::Float, num(d.lr), "initial learning rate", {}},
+      {"momentum", OptType::Float, num(d.momentum), "sgd momentum", {}},
+      {"weight_decay", OptType::Float, num(d.weight_decay), "L2 weight decay", {}},
+      {"schedule", OptType::String, d.schedule,
+       "cosine | step (x0.1 at 50% and 75% of the steps) | constant", {}},
+      {"limit", OptType::Int, std::to_string(d.limit), "train on the first N samples of the train split (-1: all)", {}},
+  };
+}
+
+TrainOptions read_train_options(const StageArgs& a, TrainOptions o) {
+  o.epochs = static_cast<int>(a.get_int("epochs", o.epochs));
+  o.batch_size = a.get_int("batch_size", o.batch_size);
+  o.optimizer = a.get_string("optimizer", o.optimizer);
+  o.lr = a.get_float("lr", o.lr);
+  o.momentum = a.get_float("momentum", o.momentum);
+  o.weight_decay = a.get_float("weight_decay", o.weight_decay);
+  o.schedule = a.get_string("schedule", o.schedule);
+  o.limit = a.get_int("limit", o.limit);
+  return o;
+}
+
+void check_train_options(const TrainOptions& o,
+                         const std::function<void(const std::string&, const std::string&)>& fail) {
+  auto num = [](double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  };
+  if (o.epochs < 0) fail("epochs", "must be >= 0, got " + std::to_string(o.epochs));
+  if (o.batch_size < 1) fail("batch_size", "must be >= 1, got " + std::to_string(o.batch_size));
+  if (o.optimizer != "adam" && o.optimizer != "sgd") fail("optimizer", "must be adam or sgd, got '" + o.optimizer + "'");
+  if (!(o.lr > 0)) fail("lr", "must be > 0, got " + num(o.lr));
+  if (!(o.momentum >= 0 && o.momentum < 1)) fail("momentum", "must be in [0, 1), got " + num(o.momentum));
+  if (!(o.weight_decay >= 0)) fail("weight_decay", "must be >= 0, got " + num(o.weight_decay));
+  if (o.schedule != "cosine" && o.schedule != "step" && o.schedule != "constant")
+    fail("schedule", "must be cosine, step or constant, got '" + o.schedule + "'");
+  if (o.limit == 0 || o.limit < -1) fail("limit", "must be -1 (all) or >= 1, got " + std::to_string(o.limit));
+}
+
+ir::Graph zoo_model_for(const std::string& zoo_name, const ir::Dataset& data, uint64_t seed) {
+  zoo::ZooOptions zo;
+  zo.input_shape = data.sample_shape;
+  int64_t classes = data.num_classes;
+  for (int64_t y : data.y) classes = std::max(classes, y + 1);
+  if (classes > 0) zo.num_classes = classes;
+  zo.seed = seed;
+  ir::Graph g = zoo::make(zoo_name, zo);
+  fill_metadata_from_data(g, data);
+  return g;
+}
+
+const ir::Dataset& DataSource::get(ir::Split split, int64_t limit) {
+  auto key = std::make_pair(static_cast<int>(split), limit);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  return cache_.emplace(key, ir::load_dataset(spec_, split, limit, dir_)).first->second;
+}
+
+// ---- recipe -----------------------------------------------------------------------------
+
+std::string Recipe::resolve(const std::string& p) const {
+  if (p.empty() || fs::path(p).is_absolute()) return p;
+  return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+Recipe parse_recipe(const std::string& text, const std::string& path) {
+  Recipe r;
+  r.path = path;
+  r.base_dir = fs::path(path).parent_path().string();
+  if (r.base_dir.empty()) r.base_dir = ".";
+  try {
+    r.root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw BadInput(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": invalid YAML: ", e.msg);
+  }
+  interpret(r);
+  return r;
+}
+
+Recipe load_recipe(const std::string& path) {
+  if (!fs::exists(path)) throw BadInput(path, ": no such recipe file");
+  if (fs::is_directory(path)) throw BadInput(path, ": is a folder, expected a recipe .yaml file");
+  return parse_recipe(ir::read_file(path), path);
+}
+
+void apply_override(Recipe& r, const std::string& assignment) {
+  const std::string ctx = "--set " + assignment;
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw BadInput(ctx, ": expected KEY=VALUE, e.g. train.epochs=1");
+  std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  std::vector<std::string> path;
+  {
+    std::stringstream ss(key);
+    std::string part;
+    while (std::getline(ss, part, '.')) path.push_back(part);
+  }
+  for (const auto& p : path)
+    if (p.empty()) throw BadInput(ctx, ": empty key part in '", key, "'");
+  YAML::Node value;
+  try {
+    value = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw BadInput(ctx, ": the value is not valid YAML: ", e.msg);
+  }
+  YAML::Node& root = r.root;
+  const std::string& top = path[0];
+  bool is_index = std::all_of(top.begin(), top.end(), [](char c) { return c >= '0' && c <= '9'; });
+
+  if (top == "name" || top == "seed" || top == "threads") {
+    if (path.size() != 1) throw BadInput(ctx, ": '", top, "' has no sub-keys");
+    root[top] = value;
+  } else if (top == "model") {
+    if (path.size() != 2 || std::find(kModelKeys.begin(), kModelKeys.end(), path[1]) == kModelKeys.end())
+      throw BadInput(ctx, ": expected model.zoo, model.file or model.onnx");
+    YAML::Node m(YAML::NodeType::Map);
+    m[path[1]] = value;
+    root["model"] = m;
+  } else if (top == "data") {
+    if (path.size() != 2 || std::find(kDataKeys.begin(), kDataKeys.end(), path[1]) == kDataKeys.end())
+      throw BadInput(ctx, ": unknown key '", key, "' (known: data.", join(kDataKeys, ", data."), ")");
+    if (!root["data"] || !root["data"].IsMap()) root["data"] = YAML::Node(YAML::NodeType::Map);
+    root["data"][path[1]] = value;
+  } else if (find_stage(top) || is_index) {
+    // Targets: every stage of that name, or the N-th stage (1-based).
+    std::vector<size_t> targets;
+    for (size_t i = 0; i < r.stages.size(); ++i)
+      if (is_index ? std::to_string(i + 1) == top : r.stages[i].name == top) targets.push_back(i);
+    if (targets.empty()) {
+      std::vector<std::string> names;
+      for (const auto& s : r.stages) names.push_back(s.name);
+      throw BadInput(ctx, ": the recipe has no stage '", top, "' (its stages: ", join(names), ")");
+    }
+    if (path.size() < 2 || path.size() > 3)
+      throw BadInput(ctx, ": expected STAGE.KEY=VALUE or STAGE.MAP.KEY=VALUE");
+    for (size_t i : targets) {
+      const std::string& sname = r.stages[i].name;
+      const StageSpec* spec = find_stage(sname);
+      const OptionSpec* o = find_option(spec->options, path[1]);
+      if (!o)
+        throw BadInput(ctx, ": unknown key '", path[1], "' in stage '", sname, "' (known: ",
+                       join(option_names(spec->options)), ")");
+      const OptionSpec* leaf = o;
+      if (path.size() == 3) {
+        if (o->type != OptType::Map) throw BadInput(ctx, ": '", path[1], "' of stage '", sname, "' has no sub-keys");
+        leaf = find_option(o->fields, path[2]);
+        if (!leaf)
+          throw BadInput(ctx, ": unknown key '", path[2], "' in '", sname, ".", path[1], "' (known: ",
+                         join(option_names(o->fields)), ")");
+      }
+      check_value(value, *leaf, r.path, sname, key.substr(top.size() + 1), ctx);
+      YAML::Node item = root["stages"][i];
+      if (!item[sname].IsMap()) item[sname] = YAML::Node(YAML::NodeType::Map);
+      if (path.size() == 2) {
+        item[sname][path[1]] = value;
+      } else {
+        if (!item[sname][path[1]].IsMap()) item[sname][path[1]] = YAML::Node(YAML::NodeType::Map);
+        item[sname][path[1]][path[2]] = value;
+      }
+    }
+  } else {
+    throw BadInput(ctx, ": unknown key '", top, "' (top-level keys: name, seed, threads, model.*, data.*; "
+                   "stages: ", join(stage_names()), ", or a stage number)");
+  }
+  try {
+    interpret(r);
+  } catch (const Error& e) {
+    throw BadInput(ctx, ": ", e.what());
+  }
+}
+
+// ---- registry -----------------------------------------------------------------------------
+
+void register_stage(StageSpec spec) {
+  Registry& reg = registry();
+  if (spec.name.empty() || !spec.run) throw InternalError("register_stage: a stage needs a name and a run function");
+  for (const auto& s : reg.stages)
+    if (s.name == spec.name) throw InternalError("register_stage: stage '", spec.name, "' is already registered");
+  reg.stages.push_back(std::move(spec));
+}
+
+const StageSpec* find_stage(const std::string& name) {
+  for (const auto& s : registry().stages)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::vector<const StageSpec*> registered_stages() {
+  std::vector<const StageSpec*> v;
+  for (const auto& s : registry().stages) v.push_back(&s);
+  return v;
+}
+
+namespace {
+nlohmann::json options_to_json(const std::vector<OptionSpec>& opts) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& o : opts) {
+    nlohmann::json j = {{"name", o.name}, {"type", opt_type_name(o.type)}, {"default", o.default_value}, {"doc", o.doc}};
+    if (!o.fields.empty()) j["fields"] = options_to_json(o.fields);
+    a.push_back(j);
+  }
+  return a;
+}
+void options_to_text(std::ostream& os, const std::vector<OptionSpec>& opts, const std::string& prefix) {
+  for (const auto& o : opts) {
+    std::string head = "  " + prefix + o.name + " (" + opt_type_name(o.type) + ", default " + o.default_value + ")";
+    os << head << ": " << o.doc << "\n";
+    options_to_text(os, o.fields, prefix + o.name + ".");
+  }
+}
+}  // namespace
+
+nlohmann::json registry_to_json() {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto* s : registered_stages())
+    a.push_back({{"name", s->name}, {"description", s->description}, {"options", options_to_json(s->options)}});
+  return a;
+}
+
+std::string registry_to_text() {
+  std::ostringstream os;
+  for (const auto* s : registered_stages()) {
+    os << s->name << ": " << s->description << "\n";
+    options_to_text(os, s->options, "");
+    os << "\n";
+  }
+  return os.str();
+}
+
+// ---- running ------------------------------------------------------------------------------
+
+nlohmann::json yaml_to_json(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return nullptr;
+  if (n.IsSequence()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& e : n) a.push_back(yaml_to_json(e));
+    return a;
+  }
+  if (n.IsMap()) {
+    nlohmann::json o = nlohmann::json::object();
+    for (auto it = n.begin(); it != n.end(); ++it) o[it->first.Scalar()] = yaml_to_json(it->second);
+    return o;
+  }
+  const std::string& s = n.Scalar();
+  if (n.Tag() == "!") return s;  // quoted: a string
+  if (is_int(n)) return n.as<int64_t>();
+  if (s == "true" || s == "false") return s == "true";
+  if (is_float(n)) return n.as<double>();
+  return s;
+}
+
+static std::string default_out_dir(const Recipe& r, const RunOptions& o) {
+  return o.out_dir.empty() ? "runs/" + r.name : o.out_dir;
+}
+
+std::string describe_plan(const Recipe& r, const RunOptions& o) {
+  std::ostringstream os;
+  os << "recipe:  " << r.path << "\n"
+     << "name:    " << r.name << "\n"
+     << "model:   " << r.model_kind << " "
+     << (r.model_kind == "zoo" ? r.model_value : r.resolve(r.model_value)) << "\n"
+     << "data:    " << r.dataset << " (data_dir: "
+     << (r.data_dir.empty() ? "default" : r.resolve(r.data_dir)) << ", calibration: " << r.calibration
+     << ", val_limit: " << r.val_limit << ", test_limit: " << r.test_limit << ")\n"
+     << "seed:    " << r.seed << "\n"
+     << "threads: " << (o.threads >= 0 ? o.threads : r.threads) << " (0 = all cores)\n"
+     << "output:  " << default_out_dir(r, o) << "\n"
+     << "stages:\n";
+  int i = 0;
+  for (const auto& s : r.stages) {
+    ++i;
+    const StageSpec* spec = find_stage(s.name);
+    os << "  " << stage_dir_name(i, s.name) << ": " << spec->description << "\n";
+    for (const auto& opt : spec->options) print_option(os, opt, s.options, "");
+  }
+  return os.str();
+}
+
+RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
+  std::ostream& out = o.out ? *o.out : std::cout;
+  const std::string out_dir = default_out_dir(r, o);
+  if (o.dry_run) {
+    out << describe_plan(r, o);
+    RunSummary s;
+    s.out_dir = fs::absolute(out_dir).lexically_normal().string();
+    return s;
+  }
+  if (o.threads < 0) set_threads(r.threads);
+
+  std::error_code ec;
+  fs::create_directories(fs::path(out_dir) / "stages", ec);
+  if (ec) throw BadInput(out_dir, ": cannot create the output folder: ", ec.message());
+  const std::string abs_out = fs::absolute(out_dir).lexically_normal().string();
+
+  std::string dataset = r.dataset;
+  for (const char* prefix : {"idx:", "hdf5:"}) {
+    std::string p(prefix);
+    if (dataset.rfind(p, 0) == 0) dataset = p + r.resolve(dataset.substr(p.size()));
+  }
+  DataSource data(dataset, r.resolve(r.data_dir));
+
+  ir::Graph model;
+  if (r.model_kind == "zoo") {
+    model = zoo_model_for(r.model_value, data.get(ir::Split::Train), r.seed);
+  } else {
+    std::string p = r.resolve(r.model_value);
+    if (!fs::exists(p)) throw BadInput(where(r.path, r.root["model"]), ": model file ", p, ": no such file");
+    model = r.model_kind == "file" ? ir::load_model(p) : ir::import_onnx(p);
+    model.infer_shapes();
+  }
+  ir::Graph original = model;
+  {
+    ir::Analysis a = ir::analyze(model, {});
+    out << "model: " << r.model_kind << " " << r.model_value << ", " << a.params << " params, " << a.macs
+        << " MACs\n" << std::flush;
+  }
+
+  report::RunReport rep;
+  rep.name = r.name;
+  rep.recipe = yaml_to_json(r.root);
+  rep.producer = std::string("shrink ") + SHRINK_VERSION;
+
+  auto rel = [&](const std::string& p) { return fs::path(p).lexically_relative(out_dir).string(); };
+  double last_accuracy = -1;
+  std::string last_split;
+  int64_t last_n = 0;
+  std::string model_file;
+  std::vector<report::FileRow> files;
+  const int n_stages = static_cast<int>(r.stages.size());
+  for (int i = 1; i <= n_stages; ++i) {
+    const Recipe::Stage& st = r.stages[static_cast<size_t>(i - 1)];
+    const StageSpec* spec = find_stage(st.name);
+    std::string dir = (fs::path(out_dir) / "stages" / stage_dir_name(i, st.name)).string();
+    fs::create_directories(dir, ec);
+    if (ec) throw BadInput(dir, ": cannot create the stage folder: ", ec.message());
+
+    StageContext ctx(r, data);
+    ctx.index = i;
+    ctx.dir = dir;
+    ctx.model = std::move(model);
+    ctx.original = &original;
+    auto t0 = std::chrono::steady_clock::now();
+    spec->run(ctx, StageArgs(st.options, r.path, st.name));
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    model = std::move(ctx.model);
+    model.infer_shapes();
+
+    if (ctx.accuracy < 0) {
+      if (!spec->changes_model && last_accuracy >= 0) {
+        ctx.accuracy = last_accuracy;
+        ctx.accuracy_split = last_split;
+        ctx.accuracy_n = last_n;
+      } else {
+        const ir::Dataset& val = data.get(ir::Split::Val, r.val_limit);
+        EvalResult e = eval_graph(model, val);
+        ctx.accuracy = e.accuracy;
+        ctx.accuracy_split = "val";
+        ctx.accuracy_n = e.n;
+      }
+    }
+    last_accuracy = ctx.accuracy;
+    last_split = ctx.accuracy_split;
+    last_n = ctx.accuracy_n;
+
+    model_file = dir + "/model.h5";
+    ir::save_model(model, model_file);
+    if (spec->sets_original) original = model;
+    ir::Analysis a = ir::analyze(model, {});
+
+    report::StageRow row;
+    row.index = i;
+    row.name = st.name;
+    row.seconds = seconds;
+    row.accuracy = ctx.accuracy;
+    row.accuracy_split = ctx.accuracy_split;
+    row.accuracy_n = ctx.accuracy_n;
+    row.params = a.params;
+    row.macs = a.macs;
+    row.size_bytes = file_bytes(model_file);
+    row.model_file = rel(model_file);
+    for (const auto& f : ctx.files) {
+      row.files.push_back(rel(f));
+      files.push_back({rel(f), file_bytes(f)});
+    }
+    row.extra = ctx.extra;
+    rep.stages.push_back(row);
+
+    char line[256];
+    std::snprintf(line, sizeof line, "[%d/%d] %-9s %7.1f s  %s accuracy %s (%lld)  %lld params  %s  ", i,
+                  n_stages, st.name.c_str(), seconds, ctx.accuracy_split.c_str(), fixed4(ctx.accuracy).c_str(),
+                  static_cast<long long>(ctx.accuracy_n), static_cast<long long>(a.params),
+                  human_bytes(row.size_bytes).c_str());
+    out << line << row.model_file;
+    for (const auto& f : row.files) out << ", " << f;
+    out << "\n" << std::flush;
+  }
+  if (n_stages == 0) {
+    model_file = out_dir + "/model.h5";
+    ir::save_model(model, model_file);
+  }
+  files.insert(files.begin(), {rel(model_file), file_bytes(model_file)});
+
+  const ir::Dataset& test = data.get(ir::Split::Test, r.test_limit);
+  EvalResult final_eval = eval_graph(model, test);
+  rep.test_accuracy = final_eval.accuracy;
+  rep.test_n = final_eval.n;
+  rep.model_file = rel(model_file);
+  rep.size_bytes = file_bytes(model_file);
+  rep.files = files;
+  rep.analysis = ir::analyze(model, {});
+  report::write_report(rep, out_dir);
+
+  RunSummary s;
+  s.out_dir = abs_out;
+  s.report_json = abs_out + "/report.json";
+  s.report_html = abs_out + "/report.html";
+  s.test_accuracy = final_eval.accuracy;
+  s.size_bytes = rep.size_bytes;
+  out << "final: test accuracy " << fixed4(final_eval.accuracy) << " (" << final_eval.n << " images), model "
+      << human_bytes(rep.size_bytes) << " (" << rep.size_bytes << " bytes, " << rep.model_file << ")\n"
+      << "report: " << s.report_html << "\n";
+  return s;
+}
+
+}  // namespace shrink::recipe

@@ -1,0 +1,202 @@
+// Recipe engine: a YAML recipe (model source, data, seed, stages) validated against a registry
+// of stages, then run stage after stage on one ir::Graph, writing every stage's model and a
+// report (report.h) into an output folder.
+//
+//   recipe::Recipe r = recipe::load_recipe("recipes/default.yaml");  // BadInput file:line:col
+//   recipe::apply_override(r, "train.epochs=1");
+//   recipe::RunOptions o;  o.out_dir = "runs/demo";
+//   recipe::RunSummary s = recipe::run_recipe(r, o);                  // s.report_html
+//
+// Schema (docs/recipes.md is the user's reference):
+//   name: STRING                                   (required)
+//   model: {zoo: NAME} | {file: m.h5} | {onnx: m.onnx}
+//   data: {dataset: SPEC, data_dir: DIR, calibration: N, val_limit: N, test_limit: N}
+//   seed: INT    threads: INT (0 = all cores)
+//   stages: [ {STAGE: {OPTION: VALUE, ...}}, ... ]  every STAGE a registered StageSpec
+// Relative paths inside a recipe (model file, teacher file, data_dir) are relative to the folder
+// of the recipe file.
+//
+// Adding a stage (later issues: prune, quantize, shunt, sweep): fill a StageSpec with its
+// options (name, type, default, doc: the docs test checks that docs/recipes.md names every
+// option) and a run function that reads them into the pass's options struct, transforms
+// ctx.model, and call register_stage() before the recipe is loaded (the CLI calls each
+// library's registration function at start-up).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "compress/ir/dataset.h"
+#include "compress/ir/graph.h"
+#include "compress/train.h"
+
+namespace shrink::recipe {
+
+/// Type of a stage option, checked when the recipe is loaded (before anything runs).
+enum class OptType { Int, Float, Bool, String, StringList, Map };
+const char* opt_type_name(OptType t);  ///< "int", "float", "bool", "string", "list of strings", "map"
+
+struct OptionSpec {
+  std::string name;
+  OptType type = OptType::String;
+  std::string default_value;        ///< as documented: "2", "1e-3", "cosine", "(none)"
+  std::string doc;                  ///< one line
+  std::vector<OptionSpec> fields;   ///< keys of a Map option
+};
+
+/// Where a YAML node came from, for messages: "recipe.yaml:7:5" (1-based line and column), or
+/// "recipe.yaml (--set)" for a value given on the command line.
+std::string where(const std::string& file, const YAML::Node& node);
+
+/// A stage's options as written in the recipe, already checked against its OptionSpecs (keys
+/// known, types right). Getters return the default when the key is absent.
+class StageArgs {
+ public:
+  StageArgs(YAML::Node node, std::string file, std::string stage);
+  bool has(const std::string& key) const;
+  int64_t get_int(const std::string& key, int64_t dflt) const;
+  double get_float(const std::string& key, double dflt) const;
+  bool get_bool(const std::string& key, bool dflt) const;
+  std::string get_string(const std::string& key, const std::string& dflt) const;
+  std::vector<std::string> get_list(const std::string& key, const std::vector<std::string>& dflt) const;
+  /// The options of a Map option (empty if absent).
+  StageArgs sub(const std::string& key) const;
+  /// BadInput "file:line:col: stage 'train': key: message" pointing at key's value.
+  [[noreturn]] void fail(const std::string& key, const std::string& message) const;
+  const YAML::Node& node() const { return node_; }
+
+ private:
+  YAML::Node node_;
+  std::string file_, stage_;
+};
+
+/// Reads the training keys shared by `train` and `finetune` (epochs, batch_size, optimizer, lr,
+/// momentum, weight_decay, schedule, limit) over `defaults`; checks their ranges.
+TrainOptions read_train_options(const StageArgs& a, TrainOptions defaults);
+/// The OptionSpecs of those keys with the given defaults (for a StageSpec).
+std::vector<OptionSpec> train_option_specs(const TrainOptions& defaults);
+/// Range checks shared by the CLI and the recipe (epochs >= 0, lr > 0, known optimizer and
+/// schedule, ...): calls fail(key, message) for the first bad field (key as in the recipe,
+/// e.g. "batch_size"; the CLI maps it to its flag). fail must throw.
+void check_train_options(const TrainOptions& o,
+                         const std::function<void(const std::string& key, const std::string& msg)>& fail);
+/// Defaults of the `train` command / stage and of `finetune` (smaller lr, 1 epoch).
+TrainOptions default_train_options();
+TrainOptions default_finetune_options();
+
+/// A zoo model shaped for a data set (input shape and class count from the data) with its
+/// metadata (mean / std / labels) filled from that data.
+ir::Graph zoo_model_for(const std::string& zoo_name, const ir::Dataset& data, uint64_t seed);
+
+/// Loads splits of one data set once and keeps them (keyed by split and limit).
+class DataSource {
+ public:
+  DataSource(std::string spec, std::string data_dir) : spec_(std::move(spec)), dir_(std::move(data_dir)) {}
+  const ir::Dataset& get(ir::Split split, int64_t limit = -1);
+  const std::string& spec() const { return spec_; }
+
+ private:
+  std::string spec_, dir_;
+  std::map<std::pair<int, int64_t>, ir::Dataset> cache_;
+};
+
+struct Recipe {
+  std::string path;      ///< the file as given (used in messages)
+  std::string base_dir;  ///< folder of the file; relative paths in the recipe resolve here
+  std::string name;
+  std::string model_kind;   ///< "zoo" | "file" | "onnx"
+  std::string model_value;  ///< zoo name or path (as written)
+  std::string dataset = "fashion-mnist";
+  std::string data_dir;
+  int64_t calibration = 2000;  ///< samples of val that calibrating stages use
+  int64_t val_limit = -1;      ///< first N of val for per-stage accuracy (-1: all 5,000)
+  int64_t test_limit = -1;     ///< first N of test for the final accuracy (-1: all 10,000)
+  uint64_t seed = 1;
+  int threads = 0;             ///< 0: all cores
+  struct Stage {
+    std::string name;
+    YAML::Node options;  ///< a map (possibly empty)
+  };
+  std::vector<Stage> stages;
+  YAML::Node root;  ///< the document, with --set overrides applied
+
+  /// A relative path from the recipe resolved against base_dir.
+  std::string resolve(const std::string& p) const;
+};
+
+/// Parses and validates; every error is a BadInput "file:line:col: ..." (exit 2).
+Recipe load_recipe(const std::string& path);
+Recipe parse_recipe(const std::string& yaml_text, const std::string& path);
+/// Applies "stage.key=value" (every stage of that name), "stage.map.key=value",
+/// "seed=3", "data.key=value", "model.zoo=NAME", "name=x"; the value is parsed as YAML.
+/// Unknown stages and keys are BadInput naming the assignment; the recipe is re-validated.
+void apply_override(Recipe& r, const std::string& assignment);
+
+/// What a stage's run function gets and fills.
+struct StageContext {
+  StageContext(const Recipe& r, DataSource& d) : recipe(r), data(d) {}
+  const Recipe& recipe;
+  DataSource& data;
+  int index = 0;            ///< 1-based position in the recipe
+  std::string dir;          ///< stages/NN-name/ (exists); write files here
+  ir::Graph model;          ///< input model; leave the stage's output here
+  const ir::Graph* original = nullptr;  ///< before compression (for `teacher: original`)
+  // Filled by the stage:
+  double accuracy = -1;     ///< measured by the stage (else the engine measures it on val)
+  std::string accuracy_split;
+  int64_t accuracy_n = 0;
+  std::vector<std::string> files;   ///< files written besides model.h5 (exports)
+  nlohmann::json extra = nlohmann::json::object();  ///< stage-specific numbers for report.json
+};
+
+struct StageSpec {
+  std::string name;
+  std::string description;  ///< one line
+  std::vector<OptionSpec> options;
+  bool changes_model = true;   ///< false (eval, export): accuracy carries over if not measured
+  bool sets_original = false;  ///< true (train): its output becomes `original`
+  /// Optional value checks beyond types (ranges, known names), run when the recipe is
+  /// validated, so --dry-run catches them; report with args.fail(key, message).
+  std::function<void(const StageArgs&)> check;
+  std::function<void(StageContext&, const StageArgs&)> run;
+};
+
+/// Registers a stage; throws InternalError on a duplicate name. The built-in stages (train,
+/// finetune, eval, export) are registered on first use of the registry.
+void register_stage(StageSpec spec);
+const StageSpec* find_stage(const std::string& name);
+std::vector<const StageSpec*> registered_stages();  ///< registration order
+/// [{"name", "description", "options": [{"name", "type", "default", "doc", "fields"?}]}]
+nlohmann::json registry_to_json();
+/// The same as a human-readable text, one stage per paragraph.
+std::string registry_to_text();
+
+struct RunOptions {
+  std::string out_dir;         ///< empty: runs/<recipe name>
+  bool dry_run = false;        ///< validate and print the plan; write nothing
+  int threads = -1;            ///< >= 0 overrides the recipe's threads (set by the CLI)
+  std::ostream* out = nullptr; ///< progress lines (default std::cout)
+};
+
+struct RunSummary {
+  std::string out_dir;       ///< absolute
+  std::string report_json, report_html;  ///< absolute paths
+  double test_accuracy = -1;
+  int64_t size_bytes = 0;    ///< final model file
+};
+
+/// The resolved plan (recipe with every default filled in), as printed by --dry-run.
+std::string describe_plan(const Recipe& r, const RunOptions& o);
+/// Runs every stage; writes out_dir/stages/NN-name/model.h5, report.json, report.html.
+RunSummary run_recipe(const Recipe& r, const RunOptions& o);
+
+/// YAML to JSON (scalars become int, float, bool or string as they read).
+nlohmann::json yaml_to_json(const YAML::Node& n);
+
+}  // namespace shrink::recipe

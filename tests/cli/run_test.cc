@@ -1,0 +1,188 @@
+// shrink run: recipe validation (file:line:col messages), --set, --dry-run, and a tiny real run
+// that writes stages/, report.json and report.html.
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/cli_util.h"
+
+namespace shrink::clitest {
+namespace {
+
+void write(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+}
+
+const char* const kTiny = R"(name: tiny
+model: {zoo: lenet5}
+data: {dataset: fashion-mnist, val_limit: 500, test_limit: 600}
+seed: 1
+stages:
+  - train: {epochs: 1, limit: 1000}
+  - finetune: {epochs: 1, limit: 300, distill: {teacher: original, temperature: 4}}
+  - eval: {split: test}
+  - export: {formats: [onnx]}
+)";
+
+TEST(CliRunRecipe, UnknownKeyNamesLineColumnAndKnownKeys) {
+  TempDir t;
+  write(t / "recipe.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - train:\n      epoch: 1\n");
+  CmdResult r = run_shrink("run recipe.yaml --dry-run", t.path());
+  expect_bad_input(r, "recipe.yaml:5:7: unknown key 'epoch' in stage 'train' (known: epochs,");
+}
+
+TEST(CliRunRecipe, WrongTypeNamesLineColumn) {
+  TempDir t;
+  write(t / "recipe.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - train: {epochs: two}\n");
+  CmdResult r = run_shrink("run recipe.yaml --dry-run", t.path());
+  expect_bad_input(r, "recipe.yaml:4:21:");
+  EXPECT_NE(r.err.find("'epochs' must be an int, got 'two'"), std::string::npos) << r.err;
+
+  write(t / "r2.yaml", "name: bad\nmodel: {zoo: lenet5}\nseed: [1]\nstages: []\n");
+  expect_bad_input(run_shrink("run r2.yaml --dry-run", t.path()), "r2.yaml:3:7:");
+  write(t / "r3.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - export: {formats: onnx}\n");
+  expect_bad_input(run_shrink("run r3.yaml --dry-run", t.path()), "must be a list of strings");
+}
+
+TEST(CliRunRecipe, OtherRecipeErrors) {
+  TempDir t;
+  write(t / "a.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - quantise: {}\n");
+  expect_bad_input(run_shrink("run a.yaml --dry-run", t.path()), "a.yaml:4:5: unknown stage 'quantise'");
+  write(t / "b.yaml", "name: bad\nmodels: {zoo: lenet5}\nstages: []\n");
+  expect_bad_input(run_shrink("run b.yaml --dry-run", t.path()), "b.yaml:2:1: unknown key 'models'");
+  write(t / "c.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - train: {epochs: 1\n");
+  expect_bad_input(run_shrink("run c.yaml --dry-run", t.path()), "c.yaml:");
+  write(t / "d.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - finetune: {distill: {teacher: original, temp: 5}}\n");
+  expect_bad_input(run_shrink("run d.yaml --dry-run", t.path()), "d.yaml:4:45: unknown key 'temp' in 'distill' of stage 'finetune' (known: teacher, temperature, alpha)");
+  write(t / "e.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - train: {lr: -0.1}\n");
+  expect_bad_input(run_shrink("run e.yaml --dry-run", t.path()), "e.yaml:4:17:");
+  write(t / "f.yaml", "name: bad\nmodel: {file: missing.h5}\nstages: []\n");
+  expect_bad_input(run_shrink("run f.yaml -o out", t.path()), "missing.h5");
+}
+
+TEST(CliRunRecipe, DryRunWritesNothingAndShowsOverrides) {
+  TempDir t;
+  write(t / "recipe.yaml", kTiny);
+  CmdResult r = run_shrink("run recipe.yaml -o out --dry-run --set train.epochs=3 --set 'export.formats=[onnx,hdf5]'",
+                           t.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(t / "out"));
+  EXPECT_FALSE(fs::exists(t / "runs"));
+  EXPECT_NE(r.out.find("01-train"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epochs: 3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("limit: 1000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("lr: 0.001 (default)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("formats: [onnx, hdf5]"), std::string::npos) << r.out;
+
+  expect_bad_input(run_shrink("run recipe.yaml --dry-run --set train.epoch=1", t.path()), "unknown key 'epoch'");
+  expect_bad_input(run_shrink("run recipe.yaml --dry-run --set prune.sparsity=0.5", t.path()), "prune");
+  expect_bad_input(run_shrink("run recipe.yaml --dry-run --set train.epochs=two", t.path()), "epochs");
+  expect_bad_input(run_shrink("run recipe.yaml --dry-run --set epochs", t.path()), "KEY=VALUE");
+}
+
+TEST(CliRunRecipe, ShippedRecipesValidate) {
+  TempDir t;
+  for (const char* name : {"default.yaml", "lenet5-train.yaml"}) {
+    CmdResult r = run_shrink(std::string("run '") + SHRINK_SOURCE_DIR + "/recipes/" + name + "' --dry-run", t.path());
+    EXPECT_EQ(r.code, 0) << name << ": " << r.err;
+  }
+}
+
+TEST(CliRunRecipe, TinyRunWritesStagesAndReports) {
+  TempDir t;
+  write(t / "recipe.yaml", kTiny);
+  CmdResult r = run_shrink("run recipe.yaml -o out", t.path());
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const fs::path out = t.path() / "out";
+  EXPECT_TRUE(fs::exists(out / "stages" / "01-train" / "model.h5"));
+  EXPECT_TRUE(fs::exists(out / "stages" / "02-finetune" / "model.h5"));
+  EXPECT_TRUE(fs::exists(out / "stages" / "03-eval" / "model.h5"));
+  EXPECT_TRUE(fs::exists(out / "stages" / "04-export" / "model.h5"));
+  EXPECT_TRUE(fs::exists(out / "stages" / "04-export" / "model.onnx"));
+
+  // stdout: one line per stage, then the final accuracy and the absolute report path.
+  EXPECT_NE(r.out.find("[1/4] train"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[4/4] export"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("final: test accuracy"), std::string::npos) << r.out;
+  const std::string html_path = fs::canonical(out / "report.html").string();
+  EXPECT_NE(r.out.find("report: " + html_path + "\n"), std::string::npos) << r.out;
+
+  nlohmann::json j = nlohmann::json::parse(slurp(out / "report.json"));
+  ASSERT_EQ(j["stages"].size(), 4u);
+  const char* names[] = {"train", "finetune", "eval", "export"};
+  for (size_t i = 0; i < 4; ++i) {
+    const auto& s = j["stages"][i];
+    EXPECT_EQ(s["name"], names[i]);
+    EXPECT_GE(s["seconds"].get<double>(), 0.0);
+    double acc = s["accuracy"].get<double>();
+    EXPECT_GE(acc, 0.0);
+    EXPECT_LE(acc, 1.0);
+    EXPECT_EQ(s["params"].get<int64_t>(), 431080);
+    EXPECT_EQ(s["macs"].get<int64_t>(), 2293000);
+    EXPECT_EQ(s["size_bytes"].get<int64_t>(),
+              static_cast<int64_t>(fs::file_size(out / s["model_file"].get<std::string>())));
+  }
+  EXPECT_GT(j["stages"][0]["accuracy"].get<double>(), 0.5) << "1000 images, 1 epoch";
+  EXPECT_EQ(j["stages"][0]["accuracy_split"], "val");
+  EXPECT_EQ(j["stages"][0]["accuracy_n"], 500);
+  EXPECT_EQ(j["stages"][1]["extra"]["teacher"], "original");
+  EXPECT_EQ(j["stages"][1]["accuracy_split"], "val");
+  EXPECT_NE(slurp(out / "stages" / "01-train" / "model.h5"), slurp(out / "stages" / "02-finetune" / "model.h5"))
+      << "finetune changed nothing";
+  EXPECT_EQ(j["stages"][2]["accuracy_split"], "test");
+  EXPECT_EQ(j["stages"][2]["accuracy_n"], 600);
+  EXPECT_EQ(j["stages"][3]["files"][0], "stages/04-export/model.onnx");
+  EXPECT_EQ(j["recipe"]["stages"][0]["train"]["limit"], 1000);
+  const auto& fin = j["final"];
+  EXPECT_EQ(fin["test_n"], 600);
+  // The eval stage measured the same model on the same 600 test images.
+  EXPECT_DOUBLE_EQ(fin["test_accuracy"].get<double>(), j["stages"][2]["accuracy"].get<double>());
+  EXPECT_EQ(fin["size_bytes"].get<int64_t>(),
+            static_cast<int64_t>(fs::file_size(out / fin["model_file"].get<std::string>())));
+  EXPECT_GE(fin["files"].size(), 2u);
+
+  // report.html: self-contained, a chart, every layer of the analysis.
+  std::string html = slurp(out / "report.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  ASSERT_GT(j["analysis"]["layers"].size(), 4u);
+  for (const auto& l : j["analysis"]["layers"])
+    EXPECT_NE(html.find("<td>" + l["name"].get<std::string>() + "</td>"), std::string::npos) << l["name"];
+  // No temporary files left behind by the atomic writes.
+  for (const auto& e : fs::recursive_directory_iterator(out))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+TEST(CliRunRecipe, DocsNameEveryStageOption) {
+  TempDir t;
+  CmdResult r = run_shrink("run --list-stages --json", t.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json stages = nlohmann::json::parse(r.out);
+  std::string doc = slurp(fs::path(SHRINK_SOURCE_DIR) / "docs" / "recipes.md");
+  ASSERT_FALSE(doc.empty());
+  std::set<std::string> names;
+  for (const auto& s : stages) names.insert(s["name"].get<std::string>());
+  for (const char* n : {"train", "finetune", "eval", "export"}) EXPECT_TRUE(names.count(n)) << n;
+  std::function<void(const std::string&, const nlohmann::json&)> check = [&](const std::string& stage,
+                                                                          const nlohmann::json& opts) {
+    for (const auto& o : opts) {
+      std::string name = o["name"];
+      EXPECT_NE(doc.find("`" + name + "`"), std::string::npos) << "docs/recipes.md lacks `" << name << "` of " << stage;
+      EXPECT_NE(doc.find(o["default"].get<std::string>()), std::string::npos) << stage << "." << name;
+      if (o.contains("fields")) check(stage + "." + name, o["fields"]);
+    }
+  };
+  for (const auto& s : stages) {
+    EXPECT_NE(doc.find("### " + s["name"].get<std::string>()), std::string::npos) << s["name"];
+    check(s["name"], s["options"]);
+  }
+}
+
+}  // namespace
+}  // namespace shrink::clitest
