@@ -39,6 +39,18 @@ inline int64_t quantize(double x, int bits, int fl) {
   return static_cast<int64_t>(r);
 }
 
+/// quantize(x, bits, fl) for a float32 x, with scale = 2^FL precomputed by the caller
+/// (std::ldexp(1.0, fl)): the same integer, because x * 2^FL is exact in double for every
+/// float32 x and FL in [-8, 24]; for hot loops (no ldexp call per value).
+inline int64_t quantize_scaled(float x, int bits, double scale) {
+  if (std::isnan(x)) return 0;
+  const double r = std::floor(static_cast<double>(x) * scale + 0.5);
+  const double lo = static_cast<double>(qmin(bits)), hi = static_cast<double>(qmax(bits));
+  const double c = r < lo ? lo : r;              // compiles to maxsd / minsd: no branches
+  const double d = hi < c ? hi : c;
+  return static_cast<int64_t>(d);
+}
+
 /// x = q * 2^-FL (exact in double; exact in float for |q| < 2^24).
 inline double dequantize(int64_t q, int fl) { return std::ldexp(static_cast<double>(q), -fl); }
 
