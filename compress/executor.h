@@ -8,7 +8,8 @@
 //   ir::Graph trained = ex.sync_to_graph();        // torch values written back to the IR
 //
 // Input normalization (meta.mean / meta.std) is applied inside forward(): callers pass raw
-// data, exactly as the runtime receives it.
+// data, exactly as the runtime receives it. Ops run in the dtype they receive: float32 by
+// default, float64 when hooks turn the input and weights into double (exact simulation).
 #pragma once
 #include <functional>
 #include <map>
@@ -30,6 +31,11 @@ struct NodeHooks {
   std::function<torch::Tensor(const ir::Node&, const torch::Tensor&)> output;
   /// Called on the network input after normalization (node is a dummy named Graph::kInput).
   std::function<torch::Tensor(const torch::Tensor&)> input;
+  /// Replaces a node's op: gets the node and its inputs (as the consumers see them) and returns
+  /// the node's output (output hooks still run on it), or an undefined tensor to run the op as
+  /// usual. The first hook returning a defined tensor wins. (Integer Add / lookup tables of the
+  /// quantization simulation.)
+  std::function<torch::Tensor(const ir::Node&, const std::vector<torch::Tensor>& inputs)> op;
 };
 
 class Executor {

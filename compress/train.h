@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compress/executor.h"
@@ -66,5 +67,21 @@ void fill_metadata_from_data(ir::Graph& g, const ir::Dataset& data);
 
 /// Sets LibTorch's intra-op threads; n <= 0 means all cores.
 void set_threads(int n);
+
+/// The loss train() minimises for one batch: mean cross-entropy of `student` logits {N, K}
+/// against int64 `labels` {N}; when `teacher` logits are defined, plus
+/// alpha * T^2 * mean over the batch of KL(softmax(teacher/T) || softmax(student/T)).
+/// Throws BadInput when a label is outside [0, K).
+torch::Tensor training_loss(const torch::Tensor& student, const torch::Tensor& labels,
+                            const torch::Tensor& teacher = {}, double temperature = 5,
+                            double alpha = 2);
+
+/// Learning rate at optimizer step `step` (0-based) of `total` under o.schedule:
+/// cosine lr * (1 + cos(pi * step / total)) / 2 (per step, towards 0); step: lr, x0.1 from
+/// 50% of the steps, x0.01 from 75%; constant: lr. Throws BadInput for an unknown schedule.
+double learning_rate(const TrainOptions& o, int64_t step, int64_t total);
+
+/// A data set as torch tensors: x {N, sample_shape...} float32 and y {N} int64 (copies).
+std::pair<torch::Tensor, torch::Tensor> dataset_to_torch(const ir::Dataset& data, int64_t limit = -1);
 
 }  // namespace shrink

@@ -1,0 +1,257 @@
+// Training, distillation and evaluation loops over an Executor.
+//
+// Determinism: the sample order of epoch e is ir::shuffled_indices(n, seed + e) and torch's
+// global generator is seeded with o.seed; with the same thread count the same options give
+// bit-identical weights. The last batch of an epoch may be smaller (no sample is dropped).
+#include "compress/train.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <thread>
+
+#include "compress/ir/error.h"
+#include "compress/progress.h"
+
+namespace shrink {
+
+namespace {
+
+std::string fixed(double v, int digits = 4) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+void check_dataset(const ir::Dataset& d, const char* what) {
+  if (d.size <= 0) throw BadInput("data set '", d.name, "' (", what, ") is empty");
+  int64_t per = ir::numel(d.sample_shape);
+  if (static_cast<int64_t>(d.x.size()) != d.size * per || static_cast<int64_t>(d.y.size()) != d.size)
+    throw BadInput("data set '", d.name, "' (", what, "): ", d.size, " samples of shape ",
+                   ir::shape_str(d.sample_shape), " need ", d.size * per, " values and ", d.size,
+                   " labels, found ", d.x.size(), " and ", d.y.size());
+}
+
+// The model's input view of a data set: {N} + meta.input_shape (or the sample shape).
+std::vector<int64_t> batch_shape(const Executor& model, const ir::Dataset& d, int64_t n) {
+  const ir::Shape& in = model.graph().meta.input_shape.empty() ? d.sample_shape
+                                                                : model.graph().meta.input_shape;
+  if (ir::numel(in) != ir::numel(d.sample_shape))
+    throw BadInput("data set '", d.name, "' has samples of shape ", ir::shape_str(d.sample_shape),
+                   ", the model expects ", ir::shape_str(in));
+  std::vector<int64_t> shape{n};
+  shape.insert(shape.end(), in.begin(), in.end());
+  return shape;
+}
+
+// Views of the data set's storage (no copy); valid while `d` lives. Read only.
+std::pair<torch::Tensor, torch::Tensor> views(const Executor& model, const ir::Dataset& d, int64_t n) {
+  auto x = torch::from_blob(const_cast<float*>(d.x.data()), batch_shape(model, d, n), torch::kFloat32);
+  auto y = torch::from_blob(const_cast<int64_t*>(d.y.data()), {n}, torch::kInt64);
+  return {x, y};
+}
+
+// Restores an executor's train / eval mode on scope exit.
+struct ModeGuard {
+  Executor& ex;
+  bool was;
+  ModeGuard(Executor& e, bool on) : ex(e), was(e.training()) { ex.set_training(on); }
+  ~ModeGuard() { ex.set_training(was); }
+};
+
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> dataset_to_torch(const ir::Dataset& data, int64_t limit) {
+  check_dataset(data, "to torch");
+  int64_t n = limit < 0 ? data.size : std::min(limit, data.size);
+  std::vector<int64_t> shape{n};
+  shape.insert(shape.end(), data.sample_shape.begin(), data.sample_shape.end());
+  auto x = torch::from_blob(const_cast<float*>(data.x.data()), shape, torch::kFloat32).clone();
+  auto y = torch::from_blob(const_cast<int64_t*>(data.y.data()), {n}, torch::kInt64).clone();
+  return {x, y};
+}
+
+torch::Tensor training_loss(const torch::Tensor& student, const torch::Tensor& labels,
+                            const torch::Tensor& teacher, double temperature, double alpha) {
+  if (student.dim() != 2 || labels.dim() != 1 || labels.size(0) != student.size(0))
+    throw BadInput("loss: logits of shape ", student.sizes(), " and labels of shape ", labels.sizes(),
+                   ", expected {N, K} and {N}");
+  const int64_t k = student.size(1);
+  if (labels.numel() > 0) {
+    int64_t lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
+    if (lo < 0 || hi >= k)
+      throw BadInput("loss: label ", lo < 0 ? lo : hi, " is outside [0, ", k, ") of the model's ", k,
+                     " outputs");
+  }
+  torch::Tensor loss = torch::nn::functional::cross_entropy(student, labels);
+  if (teacher.defined()) {
+    if (teacher.sizes() != student.sizes())
+      throw BadInput("distillation: teacher logits ", teacher.sizes(), " differ from the student's ",
+                     student.sizes());
+    if (!(temperature > 0)) throw BadInput("distillation: temperature is ", temperature, ", expected > 0");
+    torch::Tensor log_pt = torch::log_softmax(teacher.detach() / temperature, 1);
+    torch::Tensor log_ps = torch::log_softmax(student / temperature, 1);
+    torch::Tensor kl = (log_pt.exp() * (log_pt - log_ps)).sum(1).mean();
+    loss = loss + alpha * temperature * temperature * kl;
+  }
+  return loss;
+}
+
+double learning_rate(const TrainOptions& o, int64_t step, int64_t total) {
+  double frac = total > 0 ? static_cast<double>(step) / static_cast<double>(total) : 0.0;
+  if (o.schedule == "cosine") return o.lr * 0.5 * (1.0 + std::cos(M_PI * frac));
+  if (o.schedule == "step") return o.lr * (frac >= 0.75 ? 0.01 : frac >= 0.5 ? 0.1 : 1.0);
+  if (o.schedule == "constant") return o.lr;
+  throw BadInput("training: schedule '", o.schedule, "' is unknown (known: cosine, step, constant)");
+}
+
+TrainResult train(Executor& model, const ir::Dataset& data, const TrainOptions& o,
+                  const ir::Dataset* val) {
+  check_dataset(data, "training");
+  if (o.epochs < 0) throw BadInput("training: epochs is ", o.epochs, ", expected >= 0");
+  if (o.batch_size < 1) throw BadInput("training: batch_size is ", o.batch_size, ", expected >= 1");
+  if (!(o.lr > 0)) throw BadInput("training: lr is ", o.lr, ", expected > 0");
+  learning_rate(o, 0, 1);  // validates the schedule name
+  const int64_t n = o.limit < 0 ? data.size : std::min(o.limit, data.size);
+  if (n < 1) throw BadInput("training: limit is ", o.limit, ", expected >= 1");
+
+  at::manual_seed(o.seed);
+  std::vector<torch::Tensor> params = model.parameters();
+  if (params.empty()) throw BadInput("training: the model has no trainable tensors");
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  if (o.optimizer == "adam") {
+    opt = std::make_unique<torch::optim::Adam>(
+        params, torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+  } else if (o.optimizer == "sgd") {
+    opt = std::make_unique<torch::optim::SGD>(
+        params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+  } else {
+    throw BadInput("training: optimizer '", o.optimizer, "' is unknown (known: adam, sgd)");
+  }
+
+  auto [x_all, y_all] = views(model, data, data.size);
+  const int64_t steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  const int64_t total_steps = steps_per_epoch * o.epochs;
+  std::unique_ptr<ModeGuard> teacher_mode;
+  if (o.teacher) teacher_mode = std::make_unique<ModeGuard>(*o.teacher, false);
+
+  TrainResult result;
+  int64_t step = 0;
+  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+    std::vector<int64_t> order = ir::shuffled_indices(n, o.seed + static_cast<uint64_t>(epoch));
+    torch::Tensor perm = torch::from_blob(order.data(), {n}, torch::kInt64);
+    ProgressBar bar(steps_per_epoch, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs),
+                    o.progress);
+    model.set_training(true);
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0;
+    for (int64_t b = 0; b < steps_per_epoch; ++b) {
+      const int64_t lo = b * o.batch_size, hi = std::min(n, lo + o.batch_size);
+      torch::Tensor idx = perm.slice(0, lo, hi);
+      torch::Tensor xb = x_all.index_select(0, idx);
+      torch::Tensor yb = y_all.index_select(0, idx);
+      double lr = learning_rate(o, step, total_steps);
+      for (auto& group : opt->param_groups()) group.options().set_lr(lr);
+
+      torch::Tensor teacher_logits;
+      if (o.teacher) {
+        torch::NoGradGuard no_grad;
+        teacher_logits = o.teacher->forward(xb);
+      }
+      opt->zero_grad();
+      torch::Tensor logits = model.forward(xb);
+      torch::Tensor loss = training_loss(logits, yb, teacher_logits, o.temperature, o.alpha);
+      loss.backward();
+      opt->step();
+
+      const int64_t m = hi - lo;
+      loss_sum += loss.item<double>() * static_cast<double>(m);
+      correct += logits.detach().argmax(1).eq(yb).sum().item<int64_t>();
+      seen += m;
+      if (o.on_step) o.on_step(step, epoch);
+      ++step;
+      bar.update(b + 1, "loss " + fixed(loss_sum / seen) + " acc " + fixed(double(correct) / seen));
+    }
+    EpochStats st;
+    st.epoch = epoch;
+    st.loss = loss_sum / static_cast<double>(seen);
+    st.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+    std::string status = "loss " + fixed(st.loss) + " acc " + fixed(st.train_accuracy);
+    if (val) {
+      EvalResult e = evaluate(model, *val);
+      st.val_accuracy = e.accuracy;
+      st.val_loss = e.loss;
+      status += " val_loss " + fixed(e.loss) + " val_acc " + fixed(e.accuracy);
+    }
+    st.seconds = bar.elapsed();
+    bar.finish(status);
+    result.history.push_back(st);
+    if (o.on_epoch) o.on_epoch(epoch);
+  }
+  model.set_training(false);
+  return result;
+}
+
+EvalResult evaluate(Executor& model, const ir::Dataset& data, int64_t batch_size, bool progress) {
+  check_dataset(data, "evaluation");
+  if (batch_size < 1) throw BadInput("evaluation: batch_size is ", batch_size, ", expected >= 1");
+  ModeGuard mode(model, false);
+  torch::NoGradGuard no_grad;
+  auto [x_all, y_all] = views(model, data, data.size);
+  const int64_t steps = (data.size + batch_size - 1) / batch_size;
+  ProgressBar bar(steps, "eval " + data.name, progress);
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t b = 0; b < steps; ++b) {
+    const int64_t lo = b * batch_size, hi = std::min(data.size, lo + batch_size);
+    torch::Tensor logits = model.forward(x_all.slice(0, lo, hi));
+    torch::Tensor yb = y_all.slice(0, lo, hi);
+    loss_sum += training_loss(logits, yb).item<double>() * static_cast<double>(hi - lo);
+    correct += logits.argmax(1).eq(yb).sum().item<int64_t>();
+    bar.update(b + 1);
+  }
+  EvalResult r;
+  r.n = data.size;
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(data.size);
+  r.loss = loss_sum / static_cast<double>(data.size);
+  bar.finish("loss " + fixed(r.loss) + " acc " + fixed(r.accuracy));
+  return r;
+}
+
+void fill_metadata_from_data(ir::Graph& g, const ir::Dataset& data) {
+  check_dataset(data, "metadata");
+  if (g.meta.mean.empty() && g.meta.std.empty()) {
+    // Channel = the first sample dimension of an image ({C, H, W}); a vector has one "channel".
+    const int64_t per = ir::numel(data.sample_shape);
+    const int64_t channels = data.sample_shape.size() >= 2 ? data.sample_shape[0] : 1;
+    const int64_t inner = per / channels;
+    std::vector<double> sum(static_cast<size_t>(channels), 0.0), sq(static_cast<size_t>(channels), 0.0);
+    for (int64_t i = 0; i < data.size; ++i)
+      for (int64_t c = 0; c < channels; ++c) {
+        const float* p = data.x.data() + i * per + c * inner;
+        double s = 0, q = 0;
+        for (int64_t j = 0; j < inner; ++j) {
+          s += p[j];
+          q += static_cast<double>(p[j]) * p[j];
+        }
+        sum[static_cast<size_t>(c)] += s;
+        sq[static_cast<size_t>(c)] += q;
+      }
+    const double count = static_cast<double>(data.size) * static_cast<double>(inner);
+    for (int64_t c = 0; c < channels; ++c) {
+      double mean = sum[static_cast<size_t>(c)] / count;
+      double var = std::max(0.0, sq[static_cast<size_t>(c)] / count - mean * mean);
+      double sd = std::sqrt(var);
+      g.meta.mean.push_back(static_cast<float>(mean));
+      g.meta.std.push_back(static_cast<float>(sd > 1e-12 ? sd : 1.0));
+    }
+  }
+  if (g.meta.labels.empty()) g.meta.labels = data.labels;
+}
+
+void set_threads(int n) {
+  int threads = n > 0 ? n : static_cast<int>(std::thread::hardware_concurrency());
+  torch::set_num_threads(std::max(threads, 1));
+}
+
+}  // namespace shrink
