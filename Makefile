@@ -4,6 +4,9 @@ BUILD_TYPE ?= Release
 JOBS      ?= $(shell nproc)
 CMAKE_ARGS ?=
 
+# Debian's LibTorch uses libgomp: passive waiting keeps idle OpenMP threads from spinning.
+export OMP_WAIT_POLICY ?= PASSIVE
+
 .PHONY: all deps configure build demo test bench clean runtime-only
 
 all: build
