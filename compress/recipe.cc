@@ -1,4 +1,5 @@
 #include "compress/recipe.h"
+#include "compress/executor_setup.h"
 
 #include <algorithm>
 #include <chrono>
@@ -240,9 +241,8 @@ int64_t file_bytes(const std::string& p) {
 }
 
 EvalResult eval_graph(const ir::Graph& g, const ir::Dataset& d) {
-  Executor ex(g);
-  ex.set_training(false);
-  return evaluate(ex, d);
+  auto m = make_model_executor(g, ExecutorPurpose::Eval);  // compressed models run as simulated
+  return evaluate(m->executor(), d);
 }
 
 std::string human_bytes(int64_t b) {
@@ -344,9 +344,9 @@ void register_builtin_stages(Registry& reg) {
       }
       const ir::Dataset& train_set = ctx.data.get(ir::Split::Train, o.limit);
       const ir::Dataset& val = ctx.data.get(ir::Split::Val, ctx.recipe.val_limit);
-      Executor ex(ctx.model);
-      TrainResult r = train(ex, train_set, o, &val);
-      ctx.model = ex.sync_to_graph();
+      auto m = make_model_executor(ctx.model, ExecutorPurpose::Train);  // e.g. quantization-aware
+      TrainResult r = train(m->executor(), train_set, o, &val);
+      ctx.model = m->finish();
       if (!r.history.empty() && r.history.back().val_accuracy >= 0) {
         ctx.accuracy = r.history.back().val_accuracy;
         ctx.accuracy_split = "val";

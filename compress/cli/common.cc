@@ -33,7 +33,7 @@ const std::vector<Command>& commands() {
       {"infer", "run a model on a .npy input and write the outputs as .npy", cmd_infer},
       {"import", "convert an ONNX model to a shrink model (.h5)", cmd_import},
       {"analyze", "per-layer parameters, MACs, memory, DRAM traffic and energy", cmd_analyze},
-      {"quantize", "fixed-point or k-means quantization (not implemented yet, issue 3)", cmd_quantize},
+      {"quantize", "fixed-point or k-means quantization (calibrated on val)", cmd_quantize},
       {"sweep", "quantization / pruning sensitivity sweeps (not implemented yet, issue 3)", cmd_sweep},
       {"prune", "unstructured and structured pruning (not implemented yet, issue 5)", cmd_prune},
       {"shunt", "Knowledge-Quotient-guided shunt connections (not implemented yet, issue 6)", cmd_shunt},

@@ -6,6 +6,7 @@
 
 #include "compress/cli/common.h"
 #include "compress/executor.h"
+#include "compress/executor_setup.h"
 #include "compress/ir/dataset.h"
 #include "compress/ir/error.h"
 
@@ -27,10 +28,9 @@ int cmd_eval(int argc, char** argv) {
   if (limit == 0 || limit < -1) throw BadInput("--limit must be -1 (all) or >= 1, got ", limit);
   bool json = r->count("json") > 0;
 
-  Executor ex(load_model_file(in));
-  ex.set_training(false);
+  auto m = make_model_executor(load_model_file(in), ExecutorPurpose::Eval);  // quantized: simulated
   const ir::Dataset d = ir::load_dataset(data, split, limit, (*r)["data-dir"].as<std::string>());
-  EvalResult e = evaluate(ex, d, 256, !json && stderr_is_tty());
+  EvalResult e = evaluate(m->executor(), d, 256, !json && stderr_is_tty());
   if (json) {
     std::cout << nlohmann::json{{"accuracy", e.accuracy}, {"loss", e.loss}, {"n", e.n}}.dump() << "\n";
   } else {

@@ -5,6 +5,7 @@
 
 #include "compress/cli/common.h"
 #include "compress/executor.h"
+#include "compress/executor_setup.h"
 #include "compress/ir/dataset.h"
 #include "compress/ir/error.h"
 #include "compress/ir/model_file.h"
@@ -43,16 +44,17 @@ int cmd_finetune(int argc, char** argv) {
     if (!(o.temperature > 0)) throw BadInput("--temperature must be > 0, got ", o.temperature);
     if (!(o.alpha >= 0)) throw BadInput("--alpha must be >= 0, got ", o.alpha);
   }
-  Executor ex(load_model_file(in));
+  // A quantized model is fine-tuned quantization-aware and its weights re-snapped afterwards.
+  auto m = make_model_executor(load_model_file(in), ExecutorPurpose::Train);
   const ir::Dataset train_set = ir::load_dataset(data, ir::Split::Train, o.limit, data_dir);
   const ir::Dataset val = ir::load_dataset(data, ir::Split::Val, -1, data_dir);
-  TrainResult tr = train(ex, train_set, o, &val);
-  ir::Graph& tuned = ex.sync_to_graph();
+  TrainResult tr = train(m->executor(), train_set, o, &val);
+  ir::Graph tuned = m->finish();
   double acc = -1;
   if (!tr.history.empty()) acc = tr.history.back().val_accuracy;
   if (acc < 0) {
-    ex.set_training(false);
-    acc = evaluate(ex, val, 256, stderr_is_tty()).accuracy;
+    auto e = make_model_executor(tuned, ExecutorPurpose::Eval);
+    acc = evaluate(e->executor(), val, 256, stderr_is_tty()).accuracy;
   }
   ir::save_model(tuned, out);
   std::printf("val accuracy %.4f (%lld images); wrote %s\n", acc, static_cast<long long>(val.size), out.c_str());

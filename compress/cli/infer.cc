@@ -6,6 +6,7 @@
 
 #include "compress/cli/common.h"
 #include "compress/executor.h"
+#include "compress/executor_setup.h"
 #include "compress/ir/error.h"
 #include "compress/ir/npy.h"
 
@@ -26,8 +27,8 @@ int cmd_infer(int argc, char** argv) {
   int64_t batch = (*r)["batch-size"].as<int64_t>();
   if (batch < 1) throw BadInput("--batch-size must be >= 1, got ", batch);
 
-  Executor ex(load_model_file(in));
-  ex.set_training(false);
+  auto m = make_model_executor(load_model_file(in), ExecutorPurpose::Eval);  // quantized: simulated
+  Executor& ex = m->executor();
   const ir::Shape& in_shape = ex.graph().meta.input_shape;
   ir::NpyArray x = ir::read_npy(xpath);
   if (x.is_int64) throw BadInput(xpath, ": expected a float32 array of shape {N, ", ir::shape_str(in_shape), "}, got int64");
@@ -50,7 +51,7 @@ int cmd_infer(int argc, char** argv) {
   std::vector<torch::Tensor> outs;
   for (int64_t s = 0; s < n; s += batch) outs.push_back(ex.forward(all.slice(0, s, std::min(n, s + batch))));
   torch::Tensor y = n > 0 ? torch::cat(outs, 0).contiguous() : torch::empty({0});
-  ir::Tensor t = from_torch(y);
+  ir::Tensor t = from_torch(y.to(torch::kFloat32));
   if (!batched) t.shape.erase(t.shape.begin());
   ir::write_npy(out, t);
   std::printf("wrote %s %s\n", out.c_str(), ir::shape_str(t.shape).c_str());

@@ -9,6 +9,7 @@
 
 #include "compress/cli/common.h"
 #include "compress/ir/error.h"
+#include "quantize/register.h"
 
 namespace {
 
@@ -65,6 +66,7 @@ int dispatch(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    shrink::quant::register_all();  // executor setup "quant" and the recipe stage `quantize`
     return dispatch(argc, argv);
   } catch (const shrink::Error& e) {
     std::cerr << "shrink: " << one_line(e.what()) << std::endl;

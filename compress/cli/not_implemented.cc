@@ -22,10 +22,6 @@ int not_implemented(int argc, char** argv, const char* usage, const char* what, 
 
 }  // namespace
 
-int cmd_quantize(int argc, char** argv) {
-  return not_implemented(argc, argv, "m.h5 --data DATASET --scheme fixed|kmeans [--bits 8 | --config q.yaml] -o q.h5",
-                         "Fixed-point [IL.FL] or k-means codebook quantization.", 3);
-}
 int cmd_sweep(int argc, char** argv) {
   return not_implemented(argc, argv, "m.h5 --data DATASET [--targets ...] [--bits ...] [--methods ...] -o dir/",
                          "Quantization and pruning sensitivity sweeps.", 3);

@@ -1,0 +1,95 @@
+// Quantizing a whole model: BatchNorm folded, weights snapped to fixed point (one FL per layer or
+// per output channel) or to a k-means codebook, activation formats calibrated on data, all
+// recorded in the IR's compression state (docs/quantization.md, "Quantization state").
+//
+//   quant::QuantizeOptions o;  o.weight_bits = o.act_bits = 8;
+//   o.layers = quant::load_layer_config("q.yaml");                 // optional per-layer widths
+//   ir::Graph q = quant::quantize_model(g, ir::load_dataset("fashion-mnist", ir::Split::Val, 1000), o);
+//   quant::ModelQuant mq = quant::read_model_quant(q);            // formats per node
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compress/ir/dataset.h"
+#include "compress/ir/graph.h"
+#include "quantize/kmeans.h"
+#include "quantize/qformat.h"
+
+namespace shrink::quant {
+
+/// Per-layer widths; -1 = the model-wide option.
+struct LayerOverride {
+  int weight_bits = -1;
+  int act_bits = -1;
+  int index_bits = -1;
+};
+
+/// Fields mirror the CLI flags and the recipe stage's keys.
+struct QuantizeOptions {
+  std::string scheme = "fixed";   ///< "fixed" | "kmeans" (weights; activations are fixed point)
+  int weight_bits = 8;            ///< fixed: weight width 2..16
+  int act_bits = 8;               ///< activation (and network input) width 2..16
+  bool per_channel = false;       ///< fixed: one weight FL per output channel
+  std::string method = "mse";     ///< FL choice: mse | maxabs | kl
+  int64_t calibration = 1000;     ///< calibration images (the first N of the data given)
+  int index_bits = 4;             ///< kmeans: 1..8
+  int centroid_bits = 8;          ///< kmeans: centroid width 2..16
+  std::string kmeans_init = "linear";  ///< linear | kmeans++
+  uint64_t seed = 1;              ///< kmeans++
+  std::map<std::string, LayerOverride> layers;  ///< by node name
+};
+
+/// Range checks; fail(key, message) is called for the first bad field (key as in the recipe,
+/// e.g. "weight_bits") and must throw. The default throws BadInput "key: message".
+void check_options(const QuantizeOptions& o,
+                   const std::function<void(const std::string& key, const std::string& msg)>& fail = {});
+
+/// Reads a per-layer configuration:
+///   layers: {conv1: {weight_bits: 4, act_bits: 8}, fc1: {index_bits: 5}}
+/// Unknown keys or non-integer values are BadInput naming the file and key.
+std::map<std::string, LayerOverride> load_layer_config(const std::string& path);
+
+/// The fp32 model quantized: BatchNorm folded, weights snapped, formats in the state.
+/// `calibration` holds the calibration images (the first o.calibration are used). Layer names of
+/// o.layers must exist in the model (BadInput naming the first unknown layer; a config none of
+/// whose layers exist is reported as a config for another model).
+ir::Graph quantize_model(const ir::Graph& fp32, const ir::Dataset& calibration, const QuantizeOptions& o);
+
+/// One node's quantization state, read from node.state["quant"].
+struct NodeQuant {
+  std::string scheme;           ///< "fixed" | "kmeans"
+  QFormat output;               ///< format of the node's output tensor
+  bool has_weight = false;      ///< Conv2d / Linear
+  int weight_bits = 0;          ///< fixed: weight width; kmeans: centroid width
+  std::vector<int> weight_fl;   ///< one, or one per output channel
+  std::optional<Codebook> codebook;  ///< kmeans (indices from the "weight_index" tensor)
+  int weight_fl_of(int64_t channel) const {
+    return weight_fl.size() == 1 ? weight_fl[0] : weight_fl[static_cast<size_t>(channel)];
+  }
+};
+
+struct ModelQuant {
+  QFormat input;
+  std::map<std::string, NodeQuant> nodes;  ///< the integer part (not the final Softmax)
+  /// Format of a node's output or of Graph::kInput.
+  QFormat format_of(const std::string& name) const;
+};
+
+/// True if the graph carries quantization state (graph.state["quant"]).
+bool is_quantized(const ir::Graph& g);
+/// Parses and checks the state (BadInput naming the node and field on anything malformed).
+ModelQuant read_model_quant(const ir::Graph& g);
+/// Codebook settings and centroids from Codebook::to_json() (indices left empty).
+Codebook codebook_from_json(const nlohmann::json& j, const std::string& where);
+
+/// Snaps every quantized weight of the graph onto its grid again (after training moved it):
+/// fixed: w = dequantize(quantize(w)) with the recorded formats; kmeans: the centroids (tensor
+/// "centroids", float, if present; else the recorded ones) are re-quantized to the centroid
+/// format and w = centroids_q[index] * 2^-FL; the "centroids" tensor is removed.
+void snap_weights(ir::Graph& g);
+
+}  // namespace shrink::quant
