@@ -114,18 +114,6 @@ std::vector<double> kmeans_1d(const float* x, int64_t n, int k, const std::strin
   return c;
 }
 
-float Codebook::centroid(int k) const {
-  return static_cast<float>(fx::dequantize(centroids_q[static_cast<size_t>(k)], centroid_format.fl));
-}
-
-nlohmann::json Codebook::to_json() const {
-  return {{"index_bits", index_bits},
-          {"zero_reserved", zero_reserved},
-          {"centroid_bits", centroid_format.bits},
-          {"centroid_fl", centroid_format.fl},
-          {"centroids_q", centroids_q}};
-}
-
 Codebook kmeans_quantize(const float* w, int64_t n, const KMeansOptions& o) {
   if (o.index_bits < 1 || o.index_bits > 8)
     throw BadInput("k-means index bits ", o.index_bits, " is outside 1..8");

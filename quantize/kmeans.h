@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compress/ir/quant_state.h"  // Codebook
 #include "quantize/qformat.h"
 
 namespace shrink::quant {
@@ -23,17 +24,6 @@ struct KMeansOptions {
   int max_iter = 100;
   uint64_t seed = 1;           ///< kmeans++ only
   int centroid_bits = 8;       ///< fixed-point width of the centroids (2..16)
-};
-
-struct Codebook {
-  int index_bits = 0;
-  bool zero_reserved = false;        ///< index 0 is the exact value 0 (the tensor had zeros)
-  QFormat centroid_format;           ///< one FL for all centroids of the layer
-  std::vector<int32_t> centroids_q;  ///< 2^b integers (unused entries repeat the last one)
-  std::vector<int32_t> indices;      ///< one per weight, in 0 .. 2^b - 1
-  float centroid(int k) const;       ///< dequantized centroid k
-  float value(int64_t i) const { return centroid(indices[static_cast<size_t>(i)]); }
-  nlohmann::json to_json() const;    ///< settings and centroids (not the indices)
 };
 
 /// Plain 1-D k-means (Lloyd) on the values; returns k sorted centres. Deterministic for a seed.

@@ -11,15 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace shrink::quant {
+#include "compress/ir/quant_state.h"  // QFormat
 
-/// x = q * 2^-fl with q a signed `bits`-bit integer; il = bits - 1 - fl (sign not counted).
-struct QFormat {
-  int bits = 8;
-  int fl = 0;
-  int il() const { return bits - 1 - fl; }
-  bool operator==(const QFormat& o) const { return bits == o.bits && fl == o.fl; }
-};
+namespace shrink::quant {
 
 /// How the FL is chosen: minimum MSE over the candidates; maxabs = the largest FL that does not
 /// clip max|x|; kl = the clipping threshold minimising the KL divergence between the histogram

@@ -16,6 +16,7 @@
 
 #include "compress/ir/dataset.h"
 #include "compress/ir/graph.h"
+#include "compress/ir/quant_state.h"
 #include "quantize/kmeans.h"
 #include "quantize/qformat.h"
 
@@ -59,32 +60,7 @@ std::map<std::string, LayerOverride> load_layer_config(const std::string& path);
 /// whose layers exist is reported as a config for another model).
 ir::Graph quantize_model(const ir::Graph& fp32, const ir::Dataset& calibration, const QuantizeOptions& o);
 
-/// One node's quantization state, read from node.state["quant"].
-struct NodeQuant {
-  std::string scheme;           ///< "fixed" | "kmeans"
-  QFormat output;               ///< format of the node's output tensor
-  bool has_weight = false;      ///< Conv2d / Linear
-  int weight_bits = 0;          ///< fixed: weight width; kmeans: centroid width
-  std::vector<int> weight_fl;   ///< one, or one per output channel
-  std::optional<Codebook> codebook;  ///< kmeans (indices from the "weight_index" tensor)
-  int weight_fl_of(int64_t channel) const {
-    return weight_fl.size() == 1 ? weight_fl[0] : weight_fl[static_cast<size_t>(channel)];
-  }
-};
-
-struct ModelQuant {
-  QFormat input;
-  std::map<std::string, NodeQuant> nodes;  ///< the integer part (not the final Softmax)
-  /// Format of a node's output or of Graph::kInput.
-  QFormat format_of(const std::string& name) const;
-};
-
-/// True if the graph carries quantization state (graph.state["quant"]).
-bool is_quantized(const ir::Graph& g);
-/// Parses and checks the state (BadInput naming the node and field on anything malformed).
-ModelQuant read_model_quant(const ir::Graph& g);
-/// Codebook settings and centroids from Codebook::to_json() (indices left empty).
-Codebook codebook_from_json(const nlohmann::json& j, const std::string& where);
+// NodeQuant, ModelQuant, is_quantized, read_model_quant, codebook_from_json: compress/ir/quant_state.h.
 
 /// Snaps every quantized weight of the graph onto its grid again (after training moved it):
 /// fixed: w = dequantize(quantize(w)) with the recorded formats; kmeans: the centroids (tensor

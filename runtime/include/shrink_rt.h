@@ -1,12 +1,21 @@
 /* shrink runtime: loads .shr models and runs them with integer kernels.
  * Plain C API, no allocation in the run path (the caller provides the arena).
  *
- *   shrink_rt_version();   // "0.1.0"
+ *   char err[256];
+ *   shrink_rt_model* m = NULL;
+ *   if (shrink_rt_load(bytes, size, &m, err, sizeof err) != SHRINK_RT_OK) { puts(err); return 1; }
+ *   shrink_rt_tensor_info in;  shrink_rt_tensor_info_get(m, shrink_rt_input_tensor(m, 0), &in);
+ *   shrink_rt_free(m);
  *
- * The loader, kernels and the rest of the API arrive with issue 4 (runtime and export).
+ * Loading checks the whole file (header, CRCs, every offset, size, index, shape and format; the
+ * format is docs/shr-format.md) and never aborts on bad data: every problem is a status and a
+ * one-line message. Shapes exclude the batch dimension (the runtime runs batch 1).
  */
 #ifndef SHRINK_RT_H_
 #define SHRINK_RT_H_
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -16,15 +25,113 @@ extern "C" {
 typedef enum {
   SHRINK_RT_OK = 0,
   SHRINK_RT_INVALID_ARGUMENT = 1,
-  SHRINK_RT_UNSUPPORTED = 2,
+  SHRINK_RT_UNSUPPORTED = 2,         /* newer format version, unknown enum value or flag */
   SHRINK_RT_OUT_OF_MEMORY = 3,
-  SHRINK_RT_CORRUPT_MODEL = 4,
+  SHRINK_RT_CORRUPT_MODEL = 4,       /* structure, range, shape or consistency check failed */
+  SHRINK_RT_IO_ERROR = 5,            /* a file could not be opened or read */
+  SHRINK_RT_NOT_A_MODEL = 6,         /* the bytes do not start with the .shr magic */
+  SHRINK_RT_CHECKSUM_MISMATCH = 7,   /* a header or section CRC-32 differs */
 } shrink_rt_status;
 
 /** Version of the runtime library, e.g. "0.1.0". */
 const char* shrink_rt_version(void);
 /** A short English name of a status code ("ok", "corrupt model", ...). */
 const char* shrink_rt_status_str(shrink_rt_status s);
+
+/** A loaded model (opaque). */
+typedef struct shrink_rt_model shrink_rt_model;
+
+/** Tensor element types; the values of the file format (append only). */
+typedef enum {
+  SHRINK_RT_F32 = 0,
+  SHRINK_RT_I8 = 1,
+  SHRINK_RT_I16 = 2,
+  SHRINK_RT_I32 = 3,
+  SHRINK_RT_U8 = 4,
+  SHRINK_RT_U16 = 5,
+  SHRINK_RT_U32 = 6,
+} shrink_rt_dtype;
+
+/** Storage of a constant tensor; the values of the file format (append only). */
+typedef enum {
+  SHRINK_RT_DENSE = 0,
+  SHRINK_RT_CSR = 1,
+  SHRINK_RT_CODEBOOK = 2,
+} shrink_rt_storage;
+
+/** Loads a model from memory. The bytes are not copied: keep them alive and unchanged until
+ *  shrink_rt_free, and aligned to 8 bytes (64 is best). On failure *out is NULL and, when
+ *  msg is not NULL, a NUL-terminated message (truncated to msg_size) says what was wrong. */
+shrink_rt_status shrink_rt_load(const void* data, size_t size, shrink_rt_model** out, char* msg, size_t msg_size);
+/** Loads a model from a file (the runtime owns the bytes). Same contract as shrink_rt_load. */
+shrink_rt_status shrink_rt_load_file(const char* path, shrink_rt_model** out, char* msg, size_t msg_size);
+/** Frees a model (NULL is allowed). */
+void shrink_rt_free(shrink_rt_model* m);
+
+/* Inspection. Functions taking an index return -1 / NULL / SHRINK_RT_INVALID_ARGUMENT when
+ * the index is out of range or m is NULL. */
+const char* shrink_rt_model_name(const shrink_rt_model* m);
+/** Tool and version that wrote the file, e.g. "shrink 0.1.0". */
+const char* shrink_rt_model_producer(const shrink_rt_model* m);
+/** The .shr format version of the file. */
+int shrink_rt_format_version(const shrink_rt_model* m);
+/** Bytes of the file (flash). */
+size_t shrink_rt_model_size(const shrink_rt_model* m);
+int shrink_rt_input_count(const shrink_rt_model* m);
+int shrink_rt_output_count(const shrink_rt_model* m);
+/** Tensor id of graph input / output i. */
+int shrink_rt_input_tensor(const shrink_rt_model* m, int i);
+int shrink_rt_output_tensor(const shrink_rt_model* m, int i);
+int shrink_rt_label_count(const shrink_rt_model* m);
+const char* shrink_rt_label(const shrink_rt_model* m, int i);
+/** The input normalization x' = (x - mean) / std of channel c of input 0 (0 and 1 when absent). */
+float shrink_rt_input_mean(const shrink_rt_model* m, int c);
+float shrink_rt_input_std(const shrink_rt_model* m, int c);
+
+typedef struct {
+  const char* name;
+  shrink_rt_dtype dtype;
+  shrink_rt_storage storage;
+  int encoding;            /* 0 = raw */
+  int is_constant;         /* 1 for weights, biases, tables; 0 for activations */
+  int rank;                /* 1..4 */
+  int32_t dims[4];         /* batch-less shape; dims[i >= rank] = 0 */
+  int64_t numel;
+  int bits;                /* fixed-point width (32 for biases), 0 for float */
+  int fl;                  /* fractional length (of channel 0 when per_channel) */
+  int per_channel;         /* number of per-channel FLs, 0 when one FL */
+  int index_bits;          /* codebook */
+  uint32_t centroid_count; /* codebook */
+  uint32_t nnz;            /* CSR */
+  size_t stored_bytes;     /* bytes of its data in the file (0 for activations) */
+} shrink_rt_tensor_info;
+
+int shrink_rt_tensor_count(const shrink_rt_model* m);
+shrink_rt_status shrink_rt_tensor_info_get(const shrink_rt_model* m, int id, shrink_rt_tensor_info* out);
+
+typedef struct {
+  const char* name;        /* the node's name */
+  const char* op;          /* "Conv2d", "Quantize", ... */
+  int opcode;
+  int input_count;
+  int output;              /* tensor id */
+  int weight, bias, lut;   /* tensor ids, -1 when absent */
+} shrink_rt_op_info;
+
+int shrink_rt_op_count(const shrink_rt_model* m);
+shrink_rt_status shrink_rt_op_info_get(const shrink_rt_model* m, int i, shrink_rt_op_info* out);
+/** Tensor id of activation input j of op i. */
+int shrink_rt_op_input(const shrink_rt_model* m, int i, int j);
+
+/* Running (issue 4, interpreter; declarations to come, sketched here):
+ *   size_t shrink_rt_arena_size(const shrink_rt_model* m);          // bytes the run needs
+ *   shrink_rt_status shrink_rt_set_input_f32(shrink_rt_model* m, void* arena, int i, const float* x, size_t n);
+ *   shrink_rt_status shrink_rt_set_input_q(shrink_rt_model* m, void* arena, int i, const void* q, size_t n);
+ *   shrink_rt_status shrink_rt_run(shrink_rt_model* m, void* arena, size_t arena_size);  // no allocation
+ *   shrink_rt_status shrink_rt_get_output_f32(const shrink_rt_model* m, const void* arena, int i, float* y, size_t n);
+ *   shrink_rt_status shrink_rt_get_output_q(const shrink_rt_model* m, const void* arena, int i, void* q, size_t n);
+ *   shrink_rt_status shrink_rt_profile(const shrink_rt_model* m, int op, double* seconds);
+ */
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,9 @@ extern "C" const char* shrink_rt_status_str(shrink_rt_status s) {
     case SHRINK_RT_UNSUPPORTED: return "unsupported";
     case SHRINK_RT_OUT_OF_MEMORY: return "out of memory";
     case SHRINK_RT_CORRUPT_MODEL: return "corrupt model";
+    case SHRINK_RT_IO_ERROR: return "i/o error";
+    case SHRINK_RT_NOT_A_MODEL: return "not a .shr model";
+    case SHRINK_RT_CHECKSUM_MISMATCH: return "checksum mismatch";
   }
   return "unknown status";
 }

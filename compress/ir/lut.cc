@@ -1,4 +1,4 @@
-#include "quantize/lut.h"
+#include "compress/ir/lut.h"
 
 #include <cmath>
 
