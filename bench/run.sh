@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/out
 bench/train_lenet5.sh
+bench/sweep_lenet5.sh

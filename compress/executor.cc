@@ -227,19 +227,50 @@ std::map<std::string, torch::Tensor> Executor::forward_with(const torch::Tensor&
   for (const auto& h : hooks_)
     if (h.hooks.input && (h.node.empty() || h.node == ir::Graph::kInput)) x = h.hooks.input(x);
 
+  std::map<std::string, torch::Tensor> values;
+  values[ir::Graph::kInput] = x;
+  return run_graph(std::move(values), wanted);
+}
+
+std::map<std::string, torch::Tensor> Executor::forward_from(const std::map<std::string, torch::Tensor>& given,
+                                                            const std::vector<std::string>& names) {
+  if (graph_.outputs.empty()) throw BadInput("executor: the graph has no outputs");
+  std::set<std::string> wanted(names.begin(), names.end());
+  for (const auto& w : wanted)
+    if (w != ir::Graph::kInput && !graph_.find(w))
+      throw BadInput("executor: cannot return the output of '", w, "': no such node");
+  for (const auto& [name, t] : given)
+    if (name != ir::Graph::kInput && !graph_.find(name))
+      throw BadInput("executor: a value is given for '", name, "': no such node");
+  return run_graph(given, wanted);
+}
+
+std::map<std::string, torch::Tensor> Executor::run_graph(std::map<std::string, torch::Tensor> values,
+                                                         const std::set<std::string>& wanted) {
+  // Which nodes run: those the outputs or the wanted values need, stopping at given values.
+  std::set<std::string> needed(graph_.outputs.begin(), graph_.outputs.end());
+  needed.insert(wanted.begin(), wanted.end());
+  for (size_t i = graph_.nodes.size(); i-- > 0;) {
+    const ir::Node& n = graph_.nodes[i];
+    if (!needed.count(n.name) || values.count(n.name)) continue;
+    needed.insert(n.inputs.begin(), n.inputs.end());
+  }
   // Liveness: a value is dropped after its last consumer unless it is an output or wanted.
   std::map<std::string, size_t> last_use;
   for (size_t i = 0; i < graph_.nodes.size(); ++i)
-    for (const auto& in : graph_.nodes[i].inputs) last_use[in] = i;
+    if (needed.count(graph_.nodes[i].name) && !values.count(graph_.nodes[i].name))
+      for (const auto& in : graph_.nodes[i].inputs) last_use[in] = i;
   std::set<std::string> keep(graph_.outputs.begin(), graph_.outputs.end());
   keep.insert(wanted.begin(), wanted.end());
 
-  std::map<std::string, torch::Tensor> values;
-  values[ir::Graph::kInput] = x;
   std::map<std::string, torch::Tensor> result;
-  if (wanted.count(ir::Graph::kInput)) result[ir::Graph::kInput] = x;
+  for (const auto& w : wanted) {
+    auto it = values.find(w);
+    if (it != values.end()) result[w] = it->second;
+  }
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     const ir::Node& n = graph_.nodes[i];
+    if (!needed.count(n.name) || values.count(n.name)) continue;
     std::vector<torch::Tensor> in;
     in.reserve(n.inputs.size());
     for (const auto& name : n.inputs) {
@@ -263,7 +294,9 @@ std::map<std::string, torch::Tensor> Executor::forward_with(const torch::Tensor&
       if (lu != last_use.end() && lu->second == i && !keep.count(name)) values.erase(name);
     }
   }
-  result["output"] = values.at(graph_.outputs[0]);
+  auto out = values.find(graph_.outputs[0]);
+  if (out == values.end()) throw BadInput("executor: the output '", graph_.outputs[0], "' was not computed");
+  result["output"] = out->second;
   return result;
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,12 @@ class Executor {
   /// activation statistics). The returned map holds every requested name and "output".
   std::map<std::string, torch::Tensor> forward_with(const torch::Tensor& x,
                                                     const std::vector<std::string>& names);
+  /// Runs only the part of the graph the outputs (and `names`) still need, given some values:
+  /// `given` maps node names (or Graph::kInput, normalized) to their outputs as consumers see
+  /// them (after hooks). Given nodes do not run; nodes only they depend on do not run either.
+  /// (Sweeps cache the fp32 values entering a layer and rerun only the suffix from it.)
+  std::map<std::string, torch::Tensor> forward_from(const std::map<std::string, torch::Tensor>& given,
+                                                    const std::vector<std::string>& names = {});
 
   /// Train mode: BatchNorm uses batch statistics and updates its running statistics.
   void set_training(bool on);
@@ -85,6 +92,8 @@ class Executor {
   std::vector<HookEntry> hooks_;
   int next_hook_id_ = 1;
   torch::Tensor run_node(const ir::Node& n, const std::vector<torch::Tensor>& in);
+  std::map<std::string, torch::Tensor> run_graph(std::map<std::string, torch::Tensor> values,
+                                                 const std::set<std::string>& wanted);
 };
 
 /// Converts IR tensors and data to torch and back.

@@ -6,9 +6,11 @@
 //   report::write_report(r, "runs/demo");   // runs/demo/report.json, runs/demo/report.html
 //
 // Later issues add content through `sections` (HTML fragments: sensitivity curves, Q-formats,
-// sparsity) and stage `extra` JSON, without changing this header's layout.
+// sparsity) and stage `extra` JSON, without changing this header's layout. The chart functions
+// below (bar, line, heat map, scatter with a front) are generic and shared by other reports.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,10 +65,94 @@ std::string to_html(const RunReport& r);
 /// Writes dir/report.json and dir/report.html atomically.
 void write_report(const RunReport& r, const std::string& dir);
 
+/// The start of a report page up to and including <body>: <title>, the shared inline CSS
+/// (body, tables, td.n for numbers, .big) and `extra_css` (rules, already CSS).
+std::string html_head(const std::string& title, const std::string& extra_css = "");
 /// &, <, >, ", ' escaped.
 std::string html_escape(const std::string& s);
+/// One double through a printf format: format_double("%.4f", 0.5) == "0.5000".
+std::string format_double(const char* printf_format, double v);
+/// Digits grouped by thousands: 1234567 -> "1,234,567".
+std::string thousands(int64_t v);
+/// "512 B", "1.5 KiB", "2.00 MiB".
+std::string human_bytes(int64_t b);
 /// An inline SVG vertical bar chart; values in [0, vmax], negative values drawn as "n/a".
 std::string svg_bar_chart(const std::vector<std::string>& labels, const std::vector<double>& values,
                           double vmax, const std::string& y_label);
+
+// ---- Generic inline SVG charts (shared by the sweep reports of quantization and pruning) ----
+// Every text is escaped; a value that is not finite is never drawn (a gap in a line, a grey
+// cell in a heat map) and never reaches the SVG as "nan" or "inf".
+//
+//   report::LineChart c;  c.title = "conv1";  c.x.label = "bits";  c.y.label = "accuracy";
+//   c.series.push_back({"fixed", {2, 4, 8}, {0.31, 0.85, 0.89}});
+//   c.ref_lines.push_back({"fp32", 0.8979});
+//   std::string svg = report::svg_line_chart(c);
+
+struct ChartAxis {
+  std::string label;
+  std::optional<double> min, max;  ///< range; unset = from the data, widened to round ticks
+  std::vector<double> ticks;       ///< tick positions; empty = about five round values
+};
+
+struct ChartSeries {
+  std::string name;              ///< legend text
+  std::vector<double> x, y;      ///< same length; drawn in the given order
+  std::string color;             ///< CSS colour; empty = the next colour of the palette
+  bool dashed = false;
+};
+
+/// A horizontal dashed line across the plot (a baseline, a budget), labelled in the legend.
+struct RefLine {
+  std::string label;
+  double y = 0;
+  std::string color = "#666";
+};
+
+struct LineChart {
+  std::string title;
+  ChartAxis x, y;
+  std::vector<ChartSeries> series;  ///< each a polyline with a dot per point
+  std::vector<RefLine> ref_lines;
+  int width = 440, height = 280;    ///< pixels of the whole SVG
+};
+std::string svg_line_chart(const LineChart& c);
+
+/// Rows x columns of coloured cells with their value printed inside and a colour legend.
+struct HeatMap {
+  std::string title;
+  std::string row_label, col_label;            ///< axis titles
+  std::vector<std::string> rows, cols;
+  std::vector<std::vector<double>> values;     ///< [row][col]; missing or non-finite: grey, "n/a"
+  std::vector<std::vector<std::string>> text;  ///< optional cell texts [row][col]; default "%.3g"
+  double vmin = 0, vmax = 1;                   ///< colour scale; values outside are clamped
+  std::vector<std::string> colors = {"#f7fcf5", "#fee08b", "#d73027"};  ///< "#rrggbb" stops, vmin..vmax
+  std::string scale_label;                     ///< legend title
+  std::string vmin_text, vmax_text;            ///< legend end texts; default the formatted values
+};
+std::string svg_heat_map(const HeatMap& h);
+
+/// A point drawn larger, in its own colour, with its label beside it.
+struct ScatterMark {
+  size_t index = 0;  ///< into the chart's points
+  std::string label;
+  std::string color = "#2a9d4b";
+};
+
+/// All points as small dots, a highlighted front (a line through the points `front`, drawn in
+/// x order), marked points and reference lines.
+struct ScatterChart {
+  std::string title;
+  ChartAxis x, y;
+  std::vector<double> xs, ys;               ///< the points (same length)
+  std::vector<std::string> point_labels;    ///< optional tooltips, one per point
+  std::string points_label = "points";      ///< legend text of the dots
+  std::vector<size_t> front;
+  std::string front_label = "front";
+  std::vector<ScatterMark> marks;
+  std::vector<RefLine> ref_lines;
+  int width = 720, height = 400;
+};
+std::string svg_scatter_chart(const ScatterChart& c);
 
 }  // namespace shrink::report

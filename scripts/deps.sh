@@ -2,14 +2,16 @@
 # Installs what shrink needs on Debian 12 and is missing; quiet when nothing is missing.
 # Debian packages via apt-get (as root, or through sudo), ONNX Runtime for the interop tests
 # from the npm registry into .deps/node (its install script is skipped: the native library
-# ships inside the package).
+# ships inside the package). chromium and libpng: the tests render the HTML reports headless
+# and check the screenshot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
   g++ cmake ninja-build ccache pkg-config ca-certificates
   libtorch-dev libopenblas0 libonnx-dev libeigen3-dev libcxxopts-dev libhdf5-dev
-  libgtest-dev libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev
+  libgtest-dev libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libpng-dev
+  chromium
   dataset-fashion-mnist
   python3-torch python3-torchvision python3-numpy
 )

@@ -22,10 +22,6 @@ int not_implemented(int argc, char** argv, const char* usage, const char* what, 
 
 }  // namespace
 
-int cmd_sweep(int argc, char** argv) {
-  return not_implemented(argc, argv, "m.h5 --data DATASET [--targets ...] [--bits ...] [--methods ...] -o dir/",
-                         "Quantization and pruning sensitivity sweeps.", 3);
-}
 int cmd_prune(int argc, char** argv) {
   return not_implemented(argc, argv, "m.h5 --data DATASET --method magnitude|l1|apoz|... [--sparsity S | --ratio R] -o p.h5",
                          "Unstructured and structured pruning.", 5);

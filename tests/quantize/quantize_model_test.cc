@@ -2,9 +2,6 @@
 // in the build folder between test processes): accuracy of the Exact simulation on test.
 #include "quantize/quantize_model.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -20,47 +17,12 @@
 #include "quantize/register.h"
 #include "quantize/simulate.h"
 #include "runtime/include/shrink_fixed_point.h"
+#include "tests/quantize/lenet5_fixture.h"
 
 namespace shrink::quant {
 namespace {
 
 namespace fs = std::filesystem;
-
-const ir::Dataset& test_set() {
-  static const ir::Dataset d = ir::load_dataset("fashion-mnist", ir::Split::Test);
-  return d;
-}
-const ir::Dataset& calib() {
-  static const ir::Dataset d = ir::load_dataset("fashion-mnist", ir::Split::Val, 1000);
-  return d;
-}
-
-/// LeNet-5, 2 epochs on the 55,000 train images (the documented defaults), made once.
-const ir::Graph& lenet5() {
-  static const ir::Graph g = [] {
-    set_threads(1);
-    const fs::path dir = fs::path(SHRINK_BINARY_DIR) / "tests" / "quantize_fixture";
-    fs::create_directories(dir);
-    const fs::path model = dir / "lenet5-2ep.h5";
-    int fd = ::open((dir / "lock").c_str(), O_CREAT | O_RDWR, 0644);
-    ::flock(fd, LOCK_EX);
-    if (!fs::exists(model)) {
-      ir::Dataset train_set = ir::load_dataset("fashion-mnist", ir::Split::Train);
-      zoo::ZooOptions zo;
-      ir::Graph m = zoo::make("lenet5", zo);
-      fill_metadata_from_data(m, train_set);
-      Executor ex(std::move(m));
-      TrainOptions o;
-      o.progress = false;
-      train(ex, train_set, o);
-      ir::save_model(ex.sync_to_graph(), model.string());
-    }
-    ::flock(fd, LOCK_UN);
-    ::close(fd);
-    return ir::load_model(model.string());
-  }();
-  return g;
-}
 
 double accuracy(const ir::Graph& g) {
   register_all();

@@ -1,0 +1,195 @@
+// shrink sweep: quantization sensitivity (Layer Analysis) per layer x target x method x width
+// on the val split, optionally followed by the mixed-precision exploration (--explore).
+// Points are journalled to DIR/points.jsonl as they finish, so --resume skips them.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "compress/cli/common.h"
+#include "compress/ir/dataset.h"
+#include "compress/ir/error.h"
+#include "compress/ir/fileio.h"
+#include "quantize/sweep.h"
+
+namespace shrink::cli {
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::vector<int> int_list(const std::string& s, const char* flag) {
+  std::vector<int> out;
+  for (const auto& item : split_list(s)) {
+    size_t used = 0;
+    int v = 0;
+    try {
+      v = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || item.empty()) throw BadInput("--", flag, " ", s, ": expected integers separated by commas");
+    out.push_back(v);
+  }
+  if (out.empty()) throw BadInput("--", flag, " ", s, ": expected at least one integer");
+  return out;
+}
+
+/// FNV-1a of the model file: a resumed sweep must be of the same model.
+std::string fingerprint(const std::string& path) {
+  std::string bytes = ir::read_file(path);
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace
+
+int cmd_sweep(int argc, char** argv) {
+  auto opts = make_options(
+      "sweep",
+      "m.h5 --data DATASET [--targets weights,activations] [--methods fixed,kmeans] [--bits 2,4,6,8,12,16] "
+      "[--limit N] [--workers N] [--resume] [--explore --max-drop 0.01] -o DIR/",
+      "Quantization sensitivity sweep (docs/quantization.md): each conv / linear layer's weights or output "
+      "activations alone quantized at each width, accuracy, loss and SQNR measured on the val split. Writes "
+      "DIR/report.json, report.csv, report.html. --explore then searches the smallest mixed-precision "
+      "configuration within --max-drop of fp32 and writes DIR/mixed_precision.yaml for quantize --config.");
+  add_data_options(opts);
+  opts.add_options()("o,output", "output folder (created if missing)", cxxopts::value<std::string>())(
+      "targets", "weights,activations", cxxopts::value<std::string>()->default_value("weights,activations"))(
+      "methods", "fixed,kmeans", cxxopts::value<std::string>()->default_value("fixed,kmeans"))(
+      "bits", "widths (fixed: 2..16, default 2,4,6,8,12,16; kmeans: index bits 1..8, default 1,2,3,4,5,6,8)",
+      cxxopts::value<std::string>())(
+      "kmeans-bits", "kmeans index bits when they differ from --bits", cxxopts::value<std::string>())(
+      "layers", "only these layers (comma separated; default all conv / linear)", cxxopts::value<std::string>())(
+      "limit", "first N val images for every measurement (-1: all 5,000)", cxxopts::value<int64_t>()->default_value("-1"))(
+      "calibration", "images (of those) calibrating activation formats and centroids",
+      cxxopts::value<int64_t>()->default_value("1000"))(
+      "method", "FL choice: mse | maxabs | kl", cxxopts::value<std::string>()->default_value("mse"))(
+      "centroid-bits", "kmeans: centroid width 2..16", cxxopts::value<int>()->default_value("8"))(
+      "kmeans-init", "kmeans: linear | kmeans++", cxxopts::value<std::string>()->default_value("linear"))(
+      "workers", "points measured in parallel (default: --threads, i.e. all cores)", cxxopts::value<int>())(
+      "no-cache", "rerun the whole network for every point (no activation cache)")(
+      "resume", "skip the points already in DIR/points.jsonl")(
+      "explore", "then search a mixed-precision configuration within --max-drop")(
+      "max-drop", "exploration: accuracy budget against fp32 (0.01 = 1 pp)", cxxopts::value<double>()->default_value("0.01"))(
+      "objective", "exploration: bytes | bitops", cxxopts::value<std::string>()->default_value("bytes"));
+  auto r = parse(opts, argc, argv, {"model-file"});
+  if (!r) return 0;
+  std::string in = input_file(*r, "model-file", "sweep", "the model to analyse, m.h5");
+  std::string data = required(*r, "data", "sweep", "--data DATASET");
+  std::string dir = required(*r, "output", "sweep", "-o DIR/ (the report folder)");
+  std::string data_dir = (*r)["data-dir"].as<std::string>();
+
+  quant::SweepOptions o;
+  o.targets = split_list((*r)["targets"].as<std::string>());
+  o.methods = split_list((*r)["methods"].as<std::string>());
+  if (r->count("bits")) o.fixed_bits = o.kmeans_bits = int_list((*r)["bits"].as<std::string>(), "bits");
+  if (r->count("kmeans-bits")) o.kmeans_bits = int_list((*r)["kmeans-bits"].as<std::string>(), "kmeans-bits");
+  if (r->count("layers")) o.layers = split_list((*r)["layers"].as<std::string>());
+  o.calibration = (*r)["calibration"].as<int64_t>();
+  o.fl_method = (*r)["method"].as<std::string>();
+  o.centroid_bits = (*r)["centroid-bits"].as<int>();
+  o.kmeans_init = (*r)["kmeans-init"].as<std::string>();
+  o.seed = seed(*r);
+  o.cache = !r->count("no-cache");
+  o.progress = stderr_is_tty();
+  int threads = r->count("threads") ? (*r)["threads"].as<int>() : 0;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.workers = r->count("workers") ? (*r)["workers"].as<int>() : threads;
+  quant::check_sweep_options(o);
+  const int64_t limit = (*r)["limit"].as<int64_t>();
+  if (limit == 0 || limit < -1) throw BadInput("--limit ", limit, ": expected a positive number of images or -1 (all)");
+  quant::ExploreOptions eo;
+  const bool do_explore = r->count("explore") > 0;
+  eo.max_drop = (*r)["max-drop"].as<double>();
+  eo.objective = (*r)["objective"].as<std::string>();
+  eo.bits = o.fixed_bits;
+  eo.calibration = o.calibration;
+  eo.fl_method = o.fl_method;
+  eo.progress = o.progress;
+  if (!(eo.max_drop >= 0 && eo.max_drop < 1)) throw BadInput("--max-drop ", eo.max_drop, ": expected 0 <= x < 1");
+  if (eo.objective != "bytes" && eo.objective != "bitops")
+    throw BadInput("--objective ", eo.objective, ": expected bytes or bitops");
+
+  ir::Graph g = load_model_file(in);
+  const ir::Dataset val = ir::load_dataset(data, ir::Split::Val, limit, data_dir);
+
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) throw BadInput("-o ", dir, ": cannot create the folder");
+
+  // The journal: a header line naming what was swept, then one record per line.
+  nlohmann::json header = {{"model", fingerprint(in)},       {"images", val.size},
+                           {"calibration", o.calibration},  {"method", o.fl_method},
+                           {"centroid_bits", o.centroid_bits}, {"kmeans_init", o.kmeans_init},
+                           {"seed", o.seed}};
+  const std::string journal = dir + "/points.jsonl";
+  if (r->count("resume") && std::filesystem::exists(journal)) {
+    std::ifstream f(journal);
+    std::string line;
+    if (!std::getline(f, line)) throw BadInput(journal, ": empty journal; run without --resume");
+    nlohmann::json h = nlohmann::json::parse(line, nullptr, false);
+    if (h.is_discarded() || !h.contains("sweep")) throw BadInput(journal, ": line 1 is not a sweep journal header");
+    for (auto& [k, v] : header.items())
+      if (h["sweep"].value(k, nlohmann::json()) != v)
+        throw BadInput("cannot resume ", journal, ": it was made with ", k, " = ", h["sweep"].value(k, nlohmann::json()).dump(),
+                       ", this sweep has ", v.dump(), " (use a new folder or drop --resume)");
+    while (std::getline(f, line)) {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded()) continue;  // a line cut by an interruption
+      try {
+        o.done.push_back(quant::SweepRecord::from_json(j));
+      } catch (const BadInput&) {
+        continue;
+      }
+    }
+    std::fprintf(stderr, "resuming: %zu points already measured\n", o.done.size());
+  } else {
+    std::ofstream f(journal, std::ios::trunc);
+    if (!f) throw BadInput(journal, ": cannot write");
+    f << nlohmann::json{{"sweep", header}}.dump() << "\n";
+  }
+  std::ofstream jf(journal, std::ios::app);
+  o.on_record = [&jf](const quant::SweepRecord& rec) { jf << rec.to_json().dump() << "\n" << std::flush; };
+
+  quant::SweepResult s = quant::sweep_layers(g, val, o);
+  std::optional<quant::ExploreResult> e;
+  if (do_explore) e = quant::explore(g, val, s, eo);
+  quant::write_sweep_report(dir, s, e ? &*e : nullptr);
+
+  double per_point = 0;
+  int measured = 0;
+  for (const auto& rec : s.records) per_point += rec.seconds, ++measured;
+  std::printf("sweep of %s: %zu records on %lld val images (fp32 accuracy %.4f), %.1f s, %.3f s per point%s\n",
+              g.meta.name.c_str(), s.records.size(), static_cast<long long>(s.images), s.baseline_accuracy, s.seconds,
+              measured ? per_point / measured : 0.0, o.cache ? "" : " (no cache)");
+  if (e) {
+    if (e->chosen) {
+      const auto& c = e->evaluated[*e->chosen];
+      std::printf("exploration: %s, %lld weight bytes, accuracy %.4f", c.label.c_str(),
+                  static_cast<long long>(c.weight_bytes), c.accuracy);
+      if (e->uniform8) {
+        const auto& u = e->evaluated[*e->uniform8];
+        std::printf(" (uniform 8-bit: %lld bytes, accuracy %.4f)", static_cast<long long>(u.weight_bytes), u.accuracy);
+      }
+      std::printf("; wrote %s/mixed_precision.yaml\n", dir.c_str());
+    } else {
+      std::printf("exploration: no configuration within %.4f of fp32\n", eo.max_drop);
+    }
+  }
+  std::printf("report: %s/report.html\n", dir.c_str());
+  return 0;
+}
+
+}  // namespace shrink::cli
