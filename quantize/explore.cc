@@ -36,20 +36,6 @@ namespace shrink::quant {
 
 namespace {
 
-bool pass_through(ir::Op op) {
-  switch (op) {
-    case ir::Op::ReLU:
-    case ir::Op::ReLU6:
-    case ir::Op::MaxPool:
-    case ir::Op::Flatten:
-    case ir::Op::Reshape:
-    case ir::Op::Identity:
-      return true;
-    default:
-      return false;
-  }
-}
-
 /// What the costs need to know about the model.
 struct ModelFacts {
   std::vector<std::string> layers;               ///< swept conv / linear layers
@@ -67,7 +53,7 @@ ModelFacts facts_of(const ir::Graph& g, const SweepResult& s) {
   f.roots.push_back(ir::Graph::kInput);
   for (const auto& n : g.nodes) {
     if (n.op == ir::Op::Softmax) continue;
-    if (pass_through(n.op) && !n.inputs.empty()) {
+    if (passes_format_through(n.op) && !n.inputs.empty()) {
       f.root_of[n.name] = f.root_of.at(n.inputs[0]);
     } else {
       f.root_of[n.name] = n.name;

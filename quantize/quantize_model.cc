@@ -22,8 +22,11 @@ constexpr int64_t kMaxCalibrationValues = 2'000'000;  // per tensor, subsampled 
 
 bool weighted(ir::Op op) { return op == ir::Op::Conv2d || op == ir::Op::Linear; }
 
-/// Ops whose output takes their input's format (values are a subset of the input's).
-bool pass_through(ir::Op op) {
+void default_fail(const std::string& key, const std::string& msg) { throw BadInput(key, ": ", msg); }
+
+}  // namespace
+
+bool passes_format_through(ir::Op op) {
   switch (op) {
     case ir::Op::ReLU:
     case ir::Op::ReLU6:
@@ -36,10 +39,6 @@ bool pass_through(ir::Op op) {
       return false;
   }
 }
-
-void default_fail(const std::string& key, const std::string& msg) { throw BadInput(key, ": ", msg); }
-
-}  // namespace
 
 void check_options(const QuantizeOptions& o,
                    const std::function<void(const std::string& key, const std::string& msg)>& fail_in) {
@@ -180,7 +179,7 @@ ir::Graph quantize_model(const ir::Graph& fp32, const ir::Dataset& calibration, 
   std::vector<std::string> roots{ir::Graph::kInput};
   for (const auto& n : g.nodes) {
     if (!integer.count(n.name)) continue;
-    if (pass_through(n.op)) {
+    if (passes_format_through(n.op)) {
       root[n.name] = root.at(n.inputs[0]);
     } else {
       root[n.name] = n.name;

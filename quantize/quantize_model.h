@@ -44,6 +44,11 @@ struct QuantizeOptions {
   std::map<std::string, LayerOverride> layers;  ///< by node name
 };
 
+/// Ops whose output takes their input's format (their values are a subset of the input's):
+/// ReLU, ReLU6, MaxPool, Flatten, Reshape, Identity. A format group is a root node (or the
+/// network input) with the chain of such ops after it.
+bool passes_format_through(ir::Op op);
+
 /// Range checks; fail(key, message) is called for the first bad field (key as in the recipe,
 /// e.g. "weight_bits") and must throw. The default throws BadInput "key: message".
 void check_options(const QuantizeOptions& o,

@@ -16,6 +16,7 @@
 #include "quantize/quantize_model.h"
 #include "quantize/simulate.h"
 #include "tests/quantize/lenet5_fixture.h"
+#include "tests/util/html_render.h"
 
 namespace shrink::quant {
 namespace {
@@ -71,6 +72,15 @@ TEST(SweepTest, LeNet5BitsTwoFourEightGivesEveryRecord) {
       }
   // Two-bit logits (fc2's output) lose far more than 8-bit ones.
   EXPECT_LT(find(s, "fc2", "activations", "fixed", 2)->accuracy, s.baseline_accuracy - 0.05);
+
+  // The report of this sweep renders in a real browser as charts, not as a blank page.
+  const auto dir = std::filesystem::temp_directory_path() / "shrink-sweep-test-report";
+  std::filesystem::remove_all(dir);
+  write_sweep_report(dir.string(), s, nullptr);
+  testutil::RenderStats st = testutil::render_html((dir / "report.html").string(), (dir / "report.png").string());
+  EXPECT_GT(st.non_white, 0.02);
+  EXPECT_GT(st.colors, 5);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(SweepTest, CacheAndWorkersDoNotChangeTheNumbers) {
