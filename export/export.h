@@ -1,6 +1,7 @@
 // Exporters: one entry point per format. No LibTorch.
 //
 //   exporter::export_model(g, "onnx", "out/model.onnx");
+//   exporter::export_model(g, "c", "out/", {.name = "kws"});   // out/model.h, out/model.c
 #pragma once
 #include <string>
 #include <vector>
@@ -11,9 +12,21 @@ namespace shrink::exporter {
 
 /// Formats of DESIGN.md: "shr", "c", "hdf5", "onnx".
 std::vector<std::string> formats();
-/// Writes g in `format` to `path` atomically. Throws BadInput for an unknown format,
-/// NotImplemented for a format whose issue is not done yet (c, hdf5: issue 4). "shr":
-/// export/shr_writer.h.
-void export_model(const ir::Graph& g, const std::string& format, const std::string& path);
+struct ExportOptions {
+  std::string name;  ///< "c": prefix of the C names (export/c_writer.h); empty = from the model name
+};
+
+/// Writes g in `format` to `path` atomically and returns warnings for the user (one line each).
+/// Throws BadInput for an unknown format. "shr": export/shr_writer.h; "c": export/c_writer.h
+/// (path: a .c file or a folder); "hdf5": export/hdf5_writer.h; "onnx": fp32 ONNX
+/// (compress/ir/onnx_io.h), for a quantized model with the weights it computes with
+/// (dequantized_weights) and a warning: QDQ export is not implemented yet.
+std::vector<std::string> export_model(const ir::Graph& g, const std::string& format, const std::string& path,
+                                      const ExportOptions& o = {});
+
+/// A quantized graph as fp32: every Conv2d / Linear weight replaced by the value the integer
+/// model uses (fixed point q * 2^-FL[c]; k-means its centroid), every bias by its int32 value at
+/// FL_x + FL_w[c] dequantized; quantization state dropped. Activations stay float.
+ir::Graph dequantized_weights(const ir::Graph& g);
 
 }  // namespace shrink::exporter

@@ -25,12 +25,15 @@ std::string flag_of(const std::string& key) {
 }
 }  // namespace
 
+int cmd_compare(int argc, char** argv);  // compare.cc (declared here: common.h is in every TU)
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"train", "train a zoo model on a data set and save it (.h5)", cmd_train},
       {"finetune", "fine-tune a model, optionally distilling from a teacher", cmd_finetune},
       {"eval", "accuracy and loss of a model on a split (--json for programs)", cmd_eval},
       {"infer", "run a model on a .npy input and write the outputs as .npy", cmd_infer},
+      {"compare", "the first tensor where two --dump-layers folders differ", cmd_compare},
       {"import", "convert an ONNX model to a shrink model (.h5)", cmd_import},
       {"analyze", "per-layer parameters, MACs, memory, DRAM traffic and energy", cmd_analyze},
       {"quantize", "fixed-point or k-means quantization (calibrated on val)", cmd_quantize},

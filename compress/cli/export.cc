@@ -1,5 +1,6 @@
 // shrink export: write a model in a deployment or interchange format (export/export.h).
 #include <cstdio>
+#include <filesystem>
 
 #include "compress/cli/common.h"
 #include "compress/ir/error.h"
@@ -7,24 +8,31 @@
 
 namespace shrink::cli {
 
+namespace fs = std::filesystem;
+
 int cmd_export(int argc, char** argv) {
   std::string formats;
   for (const auto& f : exporter::formats()) formats += (formats.empty() ? "" : " | ") + f;
   auto opts = make_options("export", "m.h5 --format " + formats + " -o out",
                            "Write a model as ONNX (fp32), the runtime's .shr, C source or HDF5 weights.");
-  opts.add_options()("format", formats, cxxopts::value<std::string>())("o,output", "output file",
-                                                                        cxxopts::value<std::string>());
+  opts.add_options()("format", formats, cxxopts::value<std::string>())(
+      "o,output", "output file (--format c: a .c file, its .h beside it, or a folder for model.c / model.h)",
+      cxxopts::value<std::string>())("name", "--format c: prefix of the C names (default: the model's name)",
+                                     cxxopts::value<std::string>()->default_value(""));
   auto r = parse(opts, argc, argv, {"model-file"});
   if (!r) return 0;
   std::string in = input_file(*r, "model-file", "export", "the model, m.h5");
   std::string format = required(*r, "format", "export", "--format " + formats);
   std::string out = required(*r, "output", "export", "-o OUT (the output file)");
-  require_output_folder(out);
+  const std::string name = (*r)["name"].as<std::string>();
+  if (!name.empty() && format != "c") throw BadInput("--name applies to --format c only");
+  if (!(format == "c" && fs::is_directory(out))) require_output_folder(out);
   bool known = false;
   for (const auto& f : exporter::formats()) known = known || f == format;
   if (!known) throw BadInput("--format: unknown format '", format, "' (known: ", formats, ")");
   ir::Graph g = load_model_file(in);
-  exporter::export_model(g, format, out);
+  for (const auto& w : exporter::export_model(g, format, out, {.name = name}))
+    std::fprintf(stderr, "shrink: warning: %s\n", w.c_str());
   std::printf("wrote %s (%s)\n", out.c_str(), format.c_str());
   return 0;
 }

@@ -1,11 +1,11 @@
 /* shrink runtime: loads .shr models and runs them with integer kernels.
  * Plain C API, no allocation in the run path (the caller provides the arena).
  *
- *   char err[256];
- *   shrink_rt_model* m = NULL;
+ *   shrink_rt_model* m = NULL;  char err[256];
  *   if (shrink_rt_load(bytes, size, &m, err, sizeof err) != SHRINK_RT_OK) { puts(err); return 1; }
- *   shrink_rt_tensor_info in;  shrink_rt_tensor_info_get(m, shrink_rt_input_tensor(m, 0), &in);
- *   shrink_rt_free(m);
+ *   size_t n = shrink_rt_arena_size(m);  void* arena = malloc(n);
+ *   shrink_rt_set_input_f32(m, arena, n, 0, x, x_count);  shrink_rt_run(m, arena, n);
+ *   shrink_rt_get_output_f32(m, arena, 0, y, y_count);  free(arena);  shrink_rt_free(m);
  *
  * Loading checks the whole file (header, CRCs, every offset, size, index, shape and format; the
  * format is docs/shr-format.md) and never aborts on bad data: every problem is a status and a
@@ -123,15 +123,48 @@ shrink_rt_status shrink_rt_op_info_get(const shrink_rt_model* m, int i, shrink_r
 /** Tensor id of activation input j of op i. */
 int shrink_rt_op_input(const shrink_rt_model* m, int i, int j);
 
-/* Running (issue 4, interpreter; declarations to come, sketched here):
- *   size_t shrink_rt_arena_size(const shrink_rt_model* m);          // bytes the run needs
- *   shrink_rt_status shrink_rt_set_input_f32(shrink_rt_model* m, void* arena, int i, const float* x, size_t n);
- *   shrink_rt_status shrink_rt_set_input_q(shrink_rt_model* m, void* arena, int i, const void* q, size_t n);
- *   shrink_rt_status shrink_rt_run(shrink_rt_model* m, void* arena, size_t arena_size);  // no allocation
- *   shrink_rt_status shrink_rt_get_output_f32(const shrink_rt_model* m, const void* arena, int i, float* y, size_t n);
- *   shrink_rt_status shrink_rt_get_output_q(const shrink_rt_model* m, const void* arena, int i, void* q, size_t n);
- *   shrink_rt_status shrink_rt_profile(const shrink_rt_model* m, int op, double* seconds);
- */
+/* Running. The interpreter plans every activation, kernel scratch buffer and expanded codebook
+ * weight into ONE caller-provided arena at load time (docs/runtime.md); shrink_rt_run performs
+ * no allocation. The arena may have any alignment (the runtime aligns it to 64 bytes inside;
+ * shrink_rt_arena_size includes the 63 spare bytes). Between runs the arena belongs to the
+ * model: codebook weights are expanded into it on the first run with a given arena pointer and
+ * reused by later runs with the same pointer. One model and arena: one thread at a time. */
+
+/** Bytes of arena a run needs (0 when m is NULL). */
+size_t shrink_rt_arena_size(const shrink_rt_model* m);
+/** Sets float input i (n values, C order, batch-less shape). The model's normalization
+ *  (x - mean[c]) / std[c] is applied here in float32, then the model's Quantize op runs. */
+shrink_rt_status shrink_rt_set_input_f32(shrink_rt_model* m, void* arena, size_t arena_size, int i, const float* x,
+                                         size_t n);
+/** The integer format of input i for shrink_rt_set_input_q: dtype I8 (int8_t values) or I16
+ *  (int16_t), bits and FL. SHRINK_RT_UNSUPPORTED for a float model (no Quantize op). */
+shrink_rt_status shrink_rt_input_format(const shrink_rt_model* m, int i, shrink_rt_dtype* dtype, int* bits, int* fl);
+/** Sets input i as already-quantized integers (devices without an FPU): q = quantize((x - mean)
+ *  / std) with the format of shrink_rt_input_format, n values of int8_t / int16_t. The model's
+ *  Quantize op is then skipped. Values outside B bits are saturated. */
+shrink_rt_status shrink_rt_set_input_q(shrink_rt_model* m, void* arena, size_t arena_size, int i, const void* q,
+                                       size_t n);
+/** Runs the model (no allocation). INVALID_ARGUMENT when the arena is NULL or too small. */
+shrink_rt_status shrink_rt_run(shrink_rt_model* m, void* arena, size_t arena_size);
+/** Output i as float32 (n = its element count); an integer output is dequantized (exact). */
+shrink_rt_status shrink_rt_get_output_f32(const shrink_rt_model* m, const void* arena, int i, float* y, size_t n);
+/** The integer format of output i for shrink_rt_get_output_q: the last integer tensor it is
+ *  computed from (the input of a final Dequantize). UNSUPPORTED for float models. */
+shrink_rt_status shrink_rt_output_format(const shrink_rt_model* m, int i, shrink_rt_dtype* dtype, int* bits, int* fl);
+/** Output i as integers (int8_t / int16_t by shrink_rt_output_format), n values. */
+shrink_rt_status shrink_rt_get_output_q(const shrink_rt_model* m, const void* arena, int i, void* q, size_t n);
+/** Per-op timing (steady clock) of the following runs: on (1) or off (0, the default). */
+shrink_rt_status shrink_rt_set_profiling(shrink_rt_model* m, int enable);
+/** Microseconds op i took in the last profiled run (name and op: shrink_rt_op_info_get). */
+shrink_rt_status shrink_rt_profile(const shrink_rt_model* m, int op, double* microseconds);
+/** Debugging: re-plans so that no buffer is reused and every tensor can be read after a run
+ *  (shrink_rt_tensor_data); the arena size grows. Call before allocating the arena. */
+shrink_rt_status shrink_rt_keep_all_tensors(shrink_rt_model* m);
+/** The bytes of tensor id after a run: activations in the arena (valid while their buffer is not
+ *  reused: all of them after shrink_rt_keep_all_tensors), dense constants in the model; NULL
+ *  otherwise. Element type: shrink_rt_tensor_info. */
+const void* shrink_rt_tensor_data(const shrink_rt_model* m, const void* arena, int id);
+
 
 #ifdef __cplusplus
 }

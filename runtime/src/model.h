@@ -146,6 +146,8 @@ struct OpDesc {
   }
 };
 
+struct Plan;  // interpreter.h
+
 struct Model {
   const uint8_t* data = nullptr;  ///< the whole file (not owned)
   size_t size = 0;
@@ -184,4 +186,5 @@ Status read_model_file(const char* path, FileBytes& out) noexcept;
 struct shrink_rt_model {
   shrink::rt::FileBytes owned;  ///< set by shrink_rt_load_file; empty for shrink_rt_load
   shrink::rt::Model model;
+  std::unique_ptr<shrink::rt::Plan> plan;  ///< arena plan (interpreter.h), made at load
 };

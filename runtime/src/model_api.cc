@@ -4,6 +4,7 @@
 #include <new>
 
 #include "check.h"
+#include "interpreter.h"
 
 namespace shrink::rt {
 
@@ -65,7 +66,12 @@ shrink_rt_status report(const Status& s, char* msg, size_t msg_size) {
   return s.code;
 }
 
-shrink_rt_status finish(shrink_rt_model* m, const Status& s, shrink_rt_model** out, char* msg, size_t msg_size) {
+shrink_rt_status finish(shrink_rt_model* m, Status s, shrink_rt_model** out, char* msg, size_t msg_size) {
+  if (s.ok()) {
+    m->plan.reset(new (std::nothrow) shrink::rt::Plan);
+    s = m->plan ? shrink::rt::prepare_plan(m->model, *m->plan)
+                : shrink::rt::fail(SHRINK_RT_OUT_OF_MEMORY, "cannot allocate the arena plan");
+  }
   if (s.ok()) {
     *out = m;
   } else {

@@ -1,0 +1,128 @@
+// .npy reading and writing for shrink-rt (npy.h). The header is parsed strictly: dict keys
+// 'descr', 'fortran_order' and 'shape' only, sizes checked against the file before allocating.
+#include "npy.h"
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+namespace shrink::rttool {
+namespace {
+
+struct File {
+  std::FILE* f = nullptr;
+  ~File() {
+    if (f) std::fclose(f);
+  }
+};
+
+/// The value of 'key': in a Python dict literal (text up to the next ',' or '}' or the matching ')').
+bool dict_value(const std::string& h, const char* key, std::string& v) {
+  const size_t k = h.find(std::string("'") + key + "'");
+  if (k == std::string::npos) return false;
+  size_t p = h.find(':', k);
+  if (p == std::string::npos) return false;
+  ++p;
+  while (p < h.size() && h[p] == ' ') ++p;
+  size_t e = p;
+  if (p < h.size() && h[p] == '(') {
+    e = h.find(')', p);
+    if (e == std::string::npos) return false;
+    ++e;
+  } else {
+    while (e < h.size() && h[e] != ',' && h[e] != '}') ++e;
+  }
+  v = h.substr(p, e - p);
+  return true;
+}
+
+}  // namespace
+
+bool read_npy(const std::string& path, NpyArray& out, std::string& err) {
+  out = NpyArray{};
+  File file;
+  file.f = std::fopen(path.c_str(), "rb");
+  if (!file.f) return err = "cannot open " + path, false;
+  std::fseek(file.f, 0, SEEK_END);
+  const long fsize = std::ftell(file.f);
+  std::fseek(file.f, 0, SEEK_SET);
+  unsigned char pre[10];
+  if (fsize < 10 || std::fread(pre, 1, 10, file.f) != 10 || std::memcmp(pre, "\x93NUMPY", 6) != 0)
+    return err = path + ": not a .npy file (bad magic)", false;
+  size_t hlen = 0, start = 10;
+  if (pre[6] == 1) {
+    hlen = pre[8] | (pre[9] << 8);
+  } else if (pre[6] == 2 || pre[6] == 3) {
+    unsigned char b[2];
+    if (std::fread(b, 1, 2, file.f) != 2) return err = path + ": truncated header", false;
+    hlen = pre[8] | (pre[9] << 8) | (static_cast<size_t>(b[0]) << 16) | (static_cast<size_t>(b[1]) << 24);
+    start = 12;
+  } else {
+    return err = path + ": unsupported .npy version " + std::to_string(pre[6]), false;
+  }
+  if (hlen > 65536 || start + hlen > static_cast<size_t>(fsize)) return err = path + ": bad header length", false;
+  std::string h(hlen, '\0');
+  if (std::fread(&h[0], 1, hlen, file.f) != hlen) return err = path + ": truncated header", false;
+  std::string descr, fortran, shape;
+  if (!dict_value(h, "descr", descr) || !dict_value(h, "fortran_order", fortran) || !dict_value(h, "shape", shape))
+    return err = path + ": header lacks descr, fortran_order or shape", false;
+  if (fortran != "False") return err = path + ": Fortran-order arrays are not supported (expected C order)", false;
+  if (descr == "'<f4'") out.is_int64 = false;
+  else if (descr == "'<i8'") out.is_int64 = true;
+  else return err = path + ": dtype " + descr + " is not supported (expected float32 '<f4' or int64 '<i8')", false;
+  // shape: "(a, b, )" or "()"
+  int64_t n = 1;
+  for (size_t p = 1; p + 1 < shape.size();) {
+    while (p < shape.size() && (shape[p] == ' ' || shape[p] == ',')) ++p;
+    if (p + 1 >= shape.size()) break;
+    if (shape[p] < '0' || shape[p] > '9') return err = path + ": bad shape " + shape, false;
+    int64_t d = 0;
+    while (p < shape.size() && shape[p] >= '0' && shape[p] <= '9') {
+      d = d * 10 + (shape[p] - '0');
+      if (d > (int64_t{1} << 40)) return err = path + ": shape too large", false;
+      ++p;
+    }
+    out.shape.push_back(d);
+    n *= d;
+    if (n > (int64_t{1} << 40)) return err = path + ": shape too large", false;
+  }
+  const size_t esize = out.is_int64 ? 8 : 4;
+  const size_t need = static_cast<size_t>(n) * esize;
+  if (static_cast<size_t>(fsize) - start - hlen != need)
+    return err = path + ": the data has " + std::to_string(static_cast<size_t>(fsize) - start - hlen) +
+                 " bytes, the shape needs " + std::to_string(need),
+           false;
+  void* dst;
+  if (out.is_int64) {
+    out.i64.resize(static_cast<size_t>(n));
+    dst = out.i64.data();
+  } else {
+    out.f32.resize(static_cast<size_t>(n));
+    dst = out.f32.data();
+  }
+  if (need && std::fread(dst, 1, need, file.f) != need) return err = path + ": truncated data", false;
+  return true;
+}
+
+bool write_npy(const std::string& path, const char* descr, const std::vector<int64_t>& shape, const void* data,
+               size_t bytes, std::string& err) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  if (shape.size() == 1) s += ",";
+  s += ")";
+  std::string h = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + s + ", }";
+  const size_t total = 10 + h.size() + 1;
+  h.append((64 - total % 64) % 64, ' ');
+  h += '\n';
+  File file;
+  file.f = std::fopen(path.c_str(), "wb");
+  if (!file.f) return err = "cannot write " + path, false;
+  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<unsigned char>(h.size() & 0xFF),
+                           static_cast<unsigned char>(h.size() >> 8)};
+  if (std::fwrite(pre, 1, 10, file.f) != 10 || std::fwrite(h.data(), 1, h.size(), file.f) != h.size() ||
+      (bytes && std::fwrite(data, 1, bytes, file.f) != bytes))
+    return err = "cannot write " + path, false;
+  return true;
+}
+
+}  // namespace shrink::rttool

@@ -1,0 +1,34 @@
+// A tiny NumPy .npy reader / writer for shrink-rt (format version 1.0, C order, little-endian):
+// reads float32 and int64 arrays, writes float32, int8, int16 and int32 arrays.
+//
+//   shrink::rttool::NpyArray a;  std::string err;
+//   if (!shrink::rttool::read_npy("x.npy", a, err)) { fprintf(stderr, "%s\n", err.c_str()); ... }
+//   shrink::rttool::write_npy("y.npy", "<f4", {2, 10}, data, 80, err);
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shrink::rttool {
+
+struct NpyArray {
+  std::vector<int64_t> shape;
+  bool is_int64 = false;
+  std::vector<float> f32;    ///< when !is_int64
+  std::vector<int64_t> i64;  ///< when is_int64
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+};
+
+/// Reads a float32 ('<f4') or int64 ('<i8') C-order array. On failure returns false and a
+/// one-line message in err (never throws on bad files).
+bool read_npy(const std::string& path, NpyArray& out, std::string& err);
+
+/// Writes `bytes` of raw little-endian data with dtype descr ("<f4", "|i1", "<i2", "<i4").
+bool write_npy(const std::string& path, const char* descr, const std::vector<int64_t>& shape, const void* data,
+               size_t bytes, std::string& err);
+
+}  // namespace shrink::rttool
