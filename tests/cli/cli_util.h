@@ -51,10 +51,10 @@ class TempDir {
   fs::path path_;
 };
 
-/// Runs `shrink <args>` (a shell fragment) in `cwd`; captures stdout, stderr and the exit code.
-inline CmdResult run_shrink(const std::string& args, const fs::path& cwd) {
+/// Runs `program <args>` (a shell fragment) in `cwd`; captures stdout, stderr and the exit code.
+inline CmdResult run_program(const std::string& program, const std::string& args, const fs::path& cwd) {
   const fs::path out = cwd / ".stdout", err = cwd / ".stderr";
-  std::string cmd = "cd '" + cwd.string() + "' && '" + shrink_bin() + "' " + args + " > '" + out.string() +
+  std::string cmd = "cd '" + cwd.string() + "' && '" + program + "' " + args + " > '" + out.string() +
                     "' 2> '" + err.string() + "' < /dev/null";
   int st = std::system(cmd.c_str());
   CmdResult r;
@@ -65,6 +65,9 @@ inline CmdResult run_shrink(const std::string& args, const fs::path& cwd) {
   fs::remove(err);
   return r;
 }
+
+/// Runs `shrink <args>` in `cwd`.
+inline CmdResult run_shrink(const std::string& args, const fs::path& cwd) { return run_program(shrink_bin(), args, cwd); }
 
 /// Number of '\n'-terminated lines (a last line without '\n' counts too).
 inline int line_count(const std::string& s) {

@@ -17,17 +17,7 @@ namespace {
 
 /// Runs `shrink-rt <args>` in cwd (as run_shrink does for shrink).
 CmdResult run_rt(const std::string& args, const fs::path& cwd) {
-  const fs::path out = cwd / ".rt_stdout", err = cwd / ".rt_stderr";
-  const std::string cmd = "cd '" + cwd.string() + "' && '" + std::string(SHRINK_BIN_DIR) + "/shrink-rt' " + args +
-                          " > '" + out.string() + "' 2> '" + err.string() + "' < /dev/null";
-  const int st = std::system(cmd.c_str());
-  CmdResult r;
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  fs::remove(out);
-  fs::remove(err);
-  return r;
+  return run_program(std::string(SHRINK_BIN_DIR) + "/shrink-rt", args, cwd);
 }
 
 /// The first 20 test images as x.npy {20, 1, 28, 28}.
