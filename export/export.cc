@@ -47,10 +47,15 @@ std::vector<std::string> export_model(const ir::Graph& g, const std::string& for
       ir::export_onnx(g, path);
       return {};
     }
+    const std::string why = ir::onnx_qdq_unsupported(g);
+    if (why.empty()) {
+      ir::export_onnx_qdq(g, path);
+      return {};
+    }
     ir::export_onnx(dequantized_weights(g), path);
-    return {"export --format onnx: QDQ export of quantized models is not implemented yet; wrote fp32 ONNX with "
-            "the quantized weights dequantized (activations are not quantized, so outputs differ from the "
-            "simulation of shrink eval)"};
+    return {"export --format onnx: no QDQ form for this model: " + why +
+            "; wrote fp32 ONNX with the quantized weights dequantized (activations are not quantized, so outputs "
+            "differ from the simulation of shrink eval)"};
   }
   if (format == "shr") {
     export_shr(g, path);

@@ -19,8 +19,9 @@ struct ExportOptions {
 /// Writes g in `format` to `path` atomically and returns warnings for the user (one line each).
 /// Throws BadInput for an unknown format. "shr": export/shr_writer.h; "c": export/c_writer.h
 /// (path: a .c file or a folder); "hdf5": export/hdf5_writer.h; "onnx": fp32 ONNX
-/// (compress/ir/onnx_io.h), for a quantized model with the weights it computes with
-/// (dequantized_weights) and a warning: QDQ export is not implemented yet.
+/// (compress/ir/onnx_io.h); a quantized model whose activations are all 8- or 16-bit as QDQ ONNX
+/// (ir::export_onnx_qdq), any other quantized model as fp32 with the weights it computes with
+/// (dequantized_weights) and a warning saying which tensor has no QDQ form.
 std::vector<std::string> export_model(const ir::Graph& g, const std::string& format, const std::string& path,
                                       const ExportOptions& o = {});
 

@@ -536,7 +536,10 @@ class GraphWriter {
 
 std::string write_shr(const ir::Graph& in, const ShrOptions& o) {
   ir::Graph g = in;
-  if (!quant::is_quantized(g)) ir::fold_batchnorm(g);  // quantize_model folded already
+  if (!quant::is_quantized(g)) {  // quantize_model folded already
+    ir::fold_batchnorm(g);
+    ir::batchnorm_to_conv(g);      // the rest (e.g. after an activation) as depthwise 1x1 convs
+  }
   ir::remove_identities(g);
   g.infer_shapes();
   return GraphWriter(g, o).run();

@@ -15,7 +15,7 @@ int cmd_quantize(int argc, char** argv) {
   auto opts = make_options(
       "quantize",
       "m.h5 --data DATASET --scheme fixed|kmeans [--bits 8 | --weight-bits W --act-bits A | --config q.yaml] "
-      "[--per-channel] [--method mse|maxabs|kl] [--calibration N] [--index-bits b] [--centroid-bits c] -o q.h5",
+      "[--per-channel] [--method mse|maxabs|kl] [--calibration N] [--limit N] [--index-bits b] [--centroid-bits c] -o q.h5",
       "Fixed-point [IL.FL] or k-means codebook quantization (docs/quantization.md). For kmeans, --bits are the "
       "index bits (1..8); activations are fixed point (--act-bits). Prints the val accuracy before and after.");
   add_data_options(opts);
@@ -28,6 +28,8 @@ int cmd_quantize(int argc, char** argv) {
       "per-channel", "fixed: one weight FL per output channel")(
       "method", "FL choice: mse | maxabs | kl", cxxopts::value<std::string>()->default_value("mse"))(
       "calibration", "val images to calibrate activations", cxxopts::value<int64_t>()->default_value("1000"))(
+      "limit", "val images for the accuracy printed before and after (-1: all)",
+      cxxopts::value<int64_t>()->default_value("-1"))(
       "index-bits", "kmeans: index bits 1..8 (default 4)", cxxopts::value<int>())(
       "centroid-bits", "kmeans: centroid width 2..16", cxxopts::value<int>()->default_value("8"))(
       "kmeans-init", "kmeans: linear | kmeans++", cxxopts::value<std::string>()->default_value("linear"));
@@ -80,7 +82,9 @@ int cmd_quantize(int argc, char** argv) {
   }
 
   ir::Graph g = load_model_file(in);
-  const ir::Dataset val = ir::load_dataset(data, ir::Split::Val, -1, data_dir);
+  const int64_t limit = (*r)["limit"].as<int64_t>();
+  if (limit == 0 || limit < -1) throw BadInput("--limit must be -1 (all) or >= 1, got ", limit);
+  const ir::Dataset val = ir::load_dataset(data, ir::Split::Val, limit, data_dir);
   ir::Dataset cal = ir::load_dataset(data, ir::Split::Val, o.calibration, data_dir);
   double before = evaluate(make_model_executor(g, ExecutorPurpose::Eval)->executor(), val, 256, stderr_is_tty()).accuracy;
   ir::Graph q = quant::quantize_model(g, cal, o);

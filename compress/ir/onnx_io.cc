@@ -1,5 +1,6 @@
-// ONNX import (opsets 11..17, default domain) and fp32 export (opset 13). See onnx_io.h and
-// docs/onnx.md for the op mapping and the external-data rules.
+// ONNX import (opsets 11..17, default domain), fp32 export (opset 13) and QDQ export of fixed-point
+// models (opset 13, or 21 with 16-bit tensors). See onnx_io.h, docs/onnx.md for the op mapping and
+// the external-data rules, docs/export.md for QDQ.
 #include "compress/ir/onnx_io.h"
 
 #include <sys/stat.h>
@@ -16,6 +17,8 @@
 
 #include "compress/ir/error.h"
 #include "compress/ir/fileio.h"
+#include "compress/ir/quant_state.h"
+#include "runtime/include/shrink_fixed_point.h"
 
 namespace shrink::ir {
 namespace {
@@ -26,6 +29,10 @@ constexpr int64_t kMinOpset = 11;
 constexpr int64_t kMaxOpset = 17;
 constexpr int64_t kExportOpset = 13;
 constexpr int64_t kExportIrVersion = 7;
+/// QDQ export: opset 13 (per-axis DequantizeLinear) for int8 tensors only; opset 21 (IR version 10)
+/// is the first with int16 QuantizeLinear / DequantizeLinear.
+constexpr int64_t kQdqInt16Opset = 21;
+constexpr int64_t kQdqInt16IrVersion = 10;
 /// metadata_props key holding the class labels as a JSON array of strings.
 constexpr const char* kLabelsKey = "shrink.labels";
 
@@ -818,7 +825,8 @@ Graph Importer::run() {
 
 class Exporter {
  public:
-  explicit Exporter(const Graph& g) : g_(g) {}
+  /// mq: the quantization state for QDQ export (nullptr: fp32 export).
+  explicit Exporter(const Graph& g, const quant::ModelQuant* mq = nullptr) : g_(g), mq_(mq) {}
   onnx::ModelProto run();
 
  private:
@@ -836,7 +844,23 @@ class Exporter {
   }
   void export_node(const Node& n);
 
+  // ---- QDQ ----------------------------------------------------------------------------------
+  /// ONNX element type of a B-bit fixed-point tensor (B <= 8: int8, else int16).
+  static int32_t int_type(int bits) { return bits <= 8 ? onnx::TensorProto::INT8 : onnx::TensorProto::INT16; }
+  /// An integer initializer of `type` (INT8 / INT16 / INT32), raw little-endian data.
+  void add_init_int(const std::string& name, const Shape& shape, int32_t type, const std::vector<int64_t>& q);
+  /// Scale 2^-fl[k] and (for int8 / int16) zero point 0 initializers: scalars for one FL, 1-D
+  /// for one per channel. Returns the DequantizeLinear / QuantizeLinear inputs after x.
+  std::vector<std::string> qparams(const std::string& base, const std::vector<int>& fl, int32_t type);
+  /// DequantizeLinear(q) -> out, per-axis on axis 0 when fl has one value per channel.
+  void dequantize(const std::string& q, const std::vector<int>& fl, int32_t type, const std::string& out);
+  /// Weight (and bias) of a quantized Conv2d / Linear as integer initializers + DequantizeLinear.
+  void int_weights(const Node& n, bool bias, std::vector<std::string>& ins);
+  /// x -> QuantizeLinear -> DequantizeLinear -> out with the fixed-point format f.
+  void quantize_dequantize(const std::string& x, quant::QFormat f, const std::string& out);
+
   const Graph& g_;
+  const quant::ModelQuant* mq_;
   onnx::ModelProto m_;
   onnx::GraphProto* gp_ = nullptr;
   std::set<std::string> names_;
@@ -905,12 +929,17 @@ void Exporter::set_shape(onnx::ValueInfoProto* v, const Shape& s) {
 void Exporter::export_node(const Node& n) {
   std::vector<std::string> ins;
   for (const auto& i : n.inputs) ins.push_back(value_of(i));
+  // QDQ: a node of the integer part writes its float result to `out`, which is quantized to the
+  // node's format and dequantized into the value named after the node (what consumers read).
+  const bool qdq = mq_ && mq_->nodes.count(n.name);
+  const std::string out = qdq ? fresh(n.name + ".float") : n.name;
   auto need = [&](const char* key) -> const Tensor& {
     const Tensor* t = n.tensor(key);
     if (!t) throw BadInput("export_onnx: node '", n.name, "' (", op_name(n.op), ") has no tensor '", key, "'");
     return *t;
   };
   auto weights = [&](bool bias) {
+    if (qdq && mq_->nodes.at(n.name).has_weight) return int_weights(n, bias, ins);
     const Tensor& w = need("weight");
     ins.push_back(fresh(n.name + ".weight"));
     add_init(ins.back(), w.shape, w.data);
@@ -929,7 +958,7 @@ void Exporter::export_node(const Node& n) {
   switch (n.op) {
     case Op::Conv2d: {
       weights(n.has_bias);
-      auto* p = node("Conv", n.name, ins, n.name);
+      auto* p = node("Conv", n.name, ins, out);
       window(p, true);
       set_int(p, "group", n.groups);
       break;
@@ -942,7 +971,7 @@ void Exporter::export_node(const Node& n) {
         ins = {f};
       }
       weights(n.has_bias);
-      set_int(node("Gemm", n.name, ins, n.name), "transB", 1);
+      set_int(node("Gemm", n.name, ins, out), "transB", 1);
       break;
     }
     case Op::BatchNorm: {
@@ -951,60 +980,147 @@ void Exporter::export_node(const Node& n) {
         ins.push_back(fresh(n.name + "." + k));
         add_init(ins.back(), t.shape, t.data);
       }
-      set_float(node("BatchNormalization", n.name, ins, n.name), "epsilon", n.eps);
+      set_float(node("BatchNormalization", n.name, ins, out), "epsilon", n.eps);
       break;
     }
-    case Op::ReLU: node("Relu", n.name, ins, n.name); break;
+    case Op::ReLU: node("Relu", n.name, ins, out); break;
     case Op::ReLU6: {
       ins.push_back(fresh(n.name + ".min"));
       add_init(ins.back(), {}, {0.0f});
       ins.push_back(fresh(n.name + ".max"));
       add_init(ins.back(), {}, {6.0f});
-      node("Clip", n.name, ins, n.name);
+      node("Clip", n.name, ins, out);
       break;
     }
-    case Op::LeakyReLU: set_float(node("LeakyRelu", n.name, ins, n.name), "alpha", n.alpha); break;
-    case Op::Sigmoid: node("Sigmoid", n.name, ins, n.name); break;
-    case Op::Tanh: node("Tanh", n.name, ins, n.name); break;
+    case Op::LeakyReLU: set_float(node("LeakyRelu", n.name, ins, out), "alpha", n.alpha); break;
+    case Op::Sigmoid: node("Sigmoid", n.name, ins, out); break;
+    case Op::Tanh: node("Tanh", n.name, ins, out); break;
     case Op::MaxPool: {
-      auto* p = node("MaxPool", n.name, ins, n.name);
+      auto* p = node("MaxPool", n.name, ins, out);
       window(p, false);
       set_int(p, "ceil_mode", n.ceil_mode ? 1 : 0);
       break;
     }
     case Op::AvgPool: {
-      auto* p = node("AveragePool", n.name, ins, n.name);
+      auto* p = node("AveragePool", n.name, ins, out);
       window(p, false);
       set_int(p, "ceil_mode", n.ceil_mode ? 1 : 0);
       set_int(p, "count_include_pad", n.count_include_pad ? 1 : 0);
       break;
     }
-    case Op::GlobalAvgPool: node("GlobalAveragePool", n.name, ins, n.name); break;
-    case Op::Add: node("Add", n.name, ins, n.name); break;
-    case Op::Concat: set_int(node("Concat", n.name, ins, n.name), "axis", n.axis); break;
-    case Op::Flatten: set_int(node("Flatten", n.name, ins, n.name), "axis", n.axis); break;
+    case Op::GlobalAvgPool: node("GlobalAveragePool", n.name, ins, out); break;
+    case Op::Add: node("Add", n.name, ins, out); break;
+    case Op::Concat: set_int(node("Concat", n.name, ins, out), "axis", n.axis); break;
+    case Op::Flatten: set_int(node("Flatten", n.name, ins, out), "axis", n.axis); break;
     case Op::Reshape: {
       std::vector<int64_t> s{0};  // 0: copy the batch dimension
       s.insert(s.end(), n.target_shape.begin(), n.target_shape.end());
       ins.push_back(fresh(n.name + ".shape"));
       add_init_i64(ins.back(), s);
-      node("Reshape", n.name, ins, n.name);
+      node("Reshape", n.name, ins, out);
       break;
     }
-    case Op::Softmax: set_int(node("Softmax", n.name, ins, n.name), "axis", n.axis); break;
-    case Op::Identity: node("Identity", n.name, ins, n.name); break;
+    case Op::Softmax: set_int(node("Softmax", n.name, ins, out), "axis", n.axis); break;
+    case Op::Identity: node("Identity", n.name, ins, out); break;
     default:
       throw NotImplemented("export_onnx: node '", n.name, "': op ", op_name(n.op), " has no ONNX mapping");
   }
+  if (qdq) quantize_dequantize(out, mq_->nodes.at(n.name).output, n.name);
+}
+
+void Exporter::add_init_int(const std::string& name, const Shape& shape, int32_t type, const std::vector<int64_t>& q) {
+  auto* t = gp_->add_initializer();
+  t->set_name(name);
+  t->set_data_type(type);
+  for (int64_t d : shape) t->add_dims(d);
+  if (numel(shape) != static_cast<int64_t>(q.size()))
+    throw InternalError("export_onnx: tensor ", name, " has ", q.size(), " values for shape ", shape_str(shape));
+  const int bytes = type == onnx::TensorProto::INT8 ? 1 : (type == onnx::TensorProto::INT16 ? 2 : 4);
+  std::string raw;
+  raw.reserve(q.size() * static_cast<size_t>(bytes));
+  for (int64_t v : q)  // two's complement, little-endian, whatever the host's byte order
+    for (int k = 0; k < bytes; ++k) raw.push_back(static_cast<char>(static_cast<uint64_t>(v) >> (8 * k)));
+  t->set_raw_data(raw);
+}
+
+std::vector<std::string> Exporter::qparams(const std::string& base, const std::vector<int>& fl, int32_t type) {
+  const Shape shape = fl.size() == 1 ? Shape{} : Shape{static_cast<int64_t>(fl.size())};
+  std::vector<float> scale;
+  for (int f : fl) scale.push_back(std::ldexp(1.0f, -f));  // exact: FL in [-8, 24]
+  std::vector<std::string> names{fresh(base + ".scale")};
+  add_init(names[0], shape, scale);
+  if (type != onnx::TensorProto::INT32) {  // int32 (biases): the zero point is absent, i.e. 0
+    names.push_back(fresh(base + ".zero_point"));
+    add_init_int(names[1], shape, type, std::vector<int64_t>(fl.size(), 0));
+  }
+  return names;
+}
+
+void Exporter::dequantize(const std::string& q, const std::vector<int>& fl, int32_t type, const std::string& out) {
+  std::vector<std::string> ins{q};
+  for (auto& p : qparams(out, fl, type)) ins.push_back(p);
+  auto* p = node("DequantizeLinear", fresh(out + ".dequantize"), ins, out);
+  if (fl.size() > 1) set_int(p, "axis", 0);  // per output channel (opset >= 13)
+}
+
+void Exporter::quantize_dequantize(const std::string& x, quant::QFormat f, const std::string& out) {
+  const int32_t type = int_type(f.bits);
+  std::vector<std::string> ins{x};
+  for (auto& p : qparams(out, {f.fl}, type)) ins.push_back(p);
+  const std::string q = fresh(out + ".q");
+  node("QuantizeLinear", q, ins, q);
+  ins[0] = q;
+  node("DequantizeLinear", fresh(out + ".dequantize"), ins, out);
+}
+
+void Exporter::int_weights(const Node& n, bool bias, std::vector<std::string>& ins) {
+  const quant::NodeQuant& nq = mq_->nodes.at(n.name);
+  const Tensor* w = n.tensor("weight");
+  const Tensor* b = bias ? n.tensor("bias") : nullptr;
+  if (!w || (bias && !b))
+    throw BadInput("export_onnx: node '", n.name, "' (", op_name(n.op), ") has no tensor '", w ? "bias" : "weight",
+                   "'");
+  // The integers the runtime computes with: q = fx::quantize(w, B, FL[c]) (a k-means layer: its
+  // centroid integer), stored as int8 / int16 with scale 2^-FL[c] on axis 0 (the output channel).
+  const int64_t oc = w->shape.at(0), per = oc > 0 ? w->numel() / oc : 0;
+  std::vector<int64_t> q(static_cast<size_t>(w->numel()));
+  for (size_t i = 0; i < q.size(); ++i)
+    q[i] = nq.codebook ? nq.codebook->centroids_q[static_cast<size_t>(nq.codebook->indices[i])]
+                       : fx::quantize(w->data[i], nq.weight_bits, nq.weight_fl_of(static_cast<int64_t>(i) / per));
+  const std::string wq = fresh(n.name + ".weight_quantized");
+  add_init_int(wq, w->shape, int_type(nq.weight_bits), q);
+  ins.push_back(fresh(n.name + ".weight"));
+  dequantize(wq, nq.weight_fl, int_type(nq.weight_bits), ins.back());
+  if (!b) return;
+  // The bias as the runtime's int32 at the accumulator's FL: FL_x + FL_w[c], saturated.
+  const int xfl = mq_->format_of(n.inputs.at(0)).fl;
+  std::vector<int> bfl;
+  for (int fl : nq.weight_fl) bfl.push_back(xfl + fl);
+  std::vector<int64_t> qb(static_cast<size_t>(b->numel()));
+  for (int64_t c = 0; c < b->numel(); ++c)
+    qb[static_cast<size_t>(c)] = fx::quantize(b->data[static_cast<size_t>(c)], 32, xfl + nq.weight_fl_of(c));
+  const std::string bq = fresh(n.name + ".bias_quantized");
+  add_init_int(bq, b->shape, onnx::TensorProto::INT32, qb);
+  ins.push_back(fresh(n.name + ".bias"));
+  dequantize(bq, bfl, onnx::TensorProto::INT32, ins.back());
+}
+
+/// True when a tensor of the quantized model needs int16 (so opset 21).
+bool has_16bit(const quant::ModelQuant& mq) {
+  if (mq.input.bits > 8) return true;
+  for (const auto& [name, nq] : mq.nodes)
+    if (nq.output.bits > 8 || (nq.has_weight && nq.weight_bits > 8)) return true;
+  return false;
 }
 
 onnx::ModelProto Exporter::run() {
-  m_.set_ir_version(kExportIrVersion);
+  const bool int16 = mq_ && has_16bit(*mq_);
+  m_.set_ir_version(int16 ? kQdqInt16IrVersion : kExportIrVersion);
   m_.set_producer_name("shrink");
   m_.set_producer_version(SHRINK_VERSION);
   auto* os = m_.add_opset_import();
   os->set_domain("");
-  os->set_version(kExportOpset);
+  os->set_version(int16 ? kQdqInt16Opset : kExportOpset);
   if (!g_.meta.labels.empty()) {
     auto* kv = m_.add_metadata_props();
     kv->set_key(kLabelsKey);
@@ -1045,6 +1161,11 @@ onnx::ModelProto Exporter::run() {
     node("Div", out, {input_value_, c}, out);
     input_value_ = out;
   }
+  if (mq_) {  // QDQ: the normalized input at the input's format
+    const std::string out = fresh("input.quantized");
+    quantize_dequantize(input_value_, mq_->input, out);
+    input_value_ = out;
+  }
 
   for (const auto& n : g_.nodes) export_node(n);
   for (const auto& o : g_.outputs) {
@@ -1059,15 +1180,39 @@ onnx::ModelProto Exporter::run() {
 
 Graph import_onnx(const std::string& path) { return Importer(path).run(); }
 
-void export_onnx(const Graph& g, const std::string& path) {
+namespace {
+void write_onnx(const Graph& g, const quant::ModelQuant* mq, const std::string& path) {
   Graph copy = g;
   copy.infer_shapes();
-  const onnx::ModelProto m = Exporter(copy).run();
+  const onnx::ModelProto m = Exporter(copy, mq).run();
   if (m.ByteSizeLong() > static_cast<size_t>(std::numeric_limits<int>::max()))
     throw BadInput(path, ": model over 2 GiB cannot be written as one ONNX file");
   std::string bytes;
   if (!m.SerializeToString(&bytes)) throw InternalError(path, ": ONNX serialization failed");
   write_file_atomic(path, bytes);
+}
+}  // namespace
+
+void export_onnx(const Graph& g, const std::string& path) { write_onnx(g, nullptr, path); }
+
+std::string onnx_qdq_unsupported(const Graph& g) {
+  const quant::ModelQuant mq = quant::read_model_quant(g);
+  auto why = [](const std::string& what, quant::QFormat f) {
+    if (f.bits == 8 || f.bits == 16) return std::string();
+    return what + " is " + std::to_string(f.bits) +
+           "-bit (QDQ needs 8- or 16-bit activations: QuantizeLinear saturates to int8 / int16)";
+  };
+  std::string r = why("the input", mq.input);
+  for (auto n = g.nodes.begin(); r.empty() && n != g.nodes.end(); ++n)
+    if (mq.nodes.count(n->name)) r = why("the output of node '" + n->name + "'", mq.nodes.at(n->name).output);
+  return r;
+}
+
+void export_onnx_qdq(const Graph& g, const std::string& path) {
+  const std::string why = onnx_qdq_unsupported(g);
+  if (!why.empty()) throw BadInput("export_onnx_qdq: model '", g.meta.name, "': ", why);
+  const quant::ModelQuant mq = quant::read_model_quant(g);
+  write_onnx(g, &mq, path);
 }
 
 }  // namespace shrink::ir

@@ -76,6 +76,29 @@ int fold_batchnorm(Graph& g) {
   return folded;
 }
 
+int batchnorm_to_conv(Graph& g) {
+  g.infer_shapes();
+  int converted = 0;
+  for (Node& n : g.nodes) {
+    if (n.op != Op::BatchNorm || n.shape.size() != 3) continue;
+    const int64_t c = n.shape[0];
+    Node conv;
+    conv.name = n.name;
+    conv.op = Op::Conv2d;
+    conv.inputs = n.inputs;
+    conv.in_channels = conv.out_channels = conv.groups = c;
+    conv.has_bias = true;
+    conv.tensors["weight"] = Tensor({c, 1, 1, 1}, std::vector<float>(static_cast<size_t>(c), 1.0f));
+    conv.tensors["bias"] = Tensor({c});
+    fold_into(conv, n);  // identity conv, then the BatchNorm folded into it
+    conv.state = n.state;
+    n = std::move(conv);
+    ++converted;
+  }
+  if (converted) g.infer_shapes();
+  return converted;
+}
+
 int remove_identities(Graph& g) {
   std::vector<std::string> ids;
   for (const Node& n : g.nodes)

@@ -10,6 +10,12 @@ namespace shrink::ir {
 /// Eval-mode arithmetic: y = gamma * (x - mean) / sqrt(var + eps) + beta.
 int fold_batchnorm(Graph& g);
 
+/// Turns every BatchNorm on a {C, H, W} tensor (left after fold_batchnorm: e.g. after an
+/// activation) into the equivalent depthwise 1x1 Conv2d (groups = C, weight gamma / sqrt(var +
+/// eps), bias beta - mean * that), for back ends without a BatchNorm op (the runtime). Returns
+/// how many were converted. Shapes are re-inferred.
+int batchnorm_to_conv(Graph& g);
+
 /// Removes Identity nodes (rewiring their consumers). Returns how many were removed.
 int remove_identities(Graph& g);
 

@@ -26,39 +26,36 @@ CsrPlan csr_plan(const Conv2dParams& p, size_t elem) {
   return pl;
 }
 
-/// Decodes tap k into (ic, i, j) and returns the input value under output pixel (oh, ow), or
-/// false in the padding.
-template <typename T>
-bool tap_value(const Conv2dParams& p, const T* xg, uint32_t k, int oh, int ow, T* v) {
+/// The offset in the group's input (xg) of tap k = (ic * kh + i) * kw + j under output pixel
+/// (oh, ow), or -1 in the padding.
+ptrdiff_t tap_offset(const Conv2dParams& p, uint32_t k, int oh, int ow) {
   const int kk = p.kernel_h * p.kernel_w;
   const int ic = static_cast<int>(k) / kk, i = (static_cast<int>(k) / p.kernel_w) % p.kernel_h,
             j = static_cast<int>(k) % p.kernel_w;
   const int ih = oh * p.stride_h - p.pad_top + i * p.dilation_h, iw = ow * p.stride_w - p.pad_left + j * p.dilation_w;
-  if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) return false;
-  *v = xg[(static_cast<size_t>(ic) * p.in_h + ih) * p.in_w + iw];
-  return true;
+  if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) return -1;
+  return (static_cast<ptrdiff_t>(ic) * p.in_h + ih) * p.in_w + iw;
 }
 
-template <typename TX, typename TV>
-void csr_conv_ref(const Conv2dParams& p, const TX* x, int fl_x, const CsrMatrix& w, const TV* val,
-                  const QWeights& wq, const QOut& y) {
-  const int bits_y = y.bits, fl_y = y.fl;
-  const bool ys = storage_is_s16(bits_y);
+/// The direct reference: one code path for every storage mix (int8 / int16 read per element),
+/// as it is only an oracle (conv2d_csr_q always runs the SpMM below).
+void csr_conv_ref(const Conv2dParams& p, const QIn& x, const CsrMatrix& w, const QWeights& wq, const QOut& y) {
+  const bool xs = storage_is_s16(x.bits), vs = storage_is_s16(wq.bits), ys = storage_is_s16(y.bits);
   const int cin_g = p.in_c / p.groups, cout_g = p.out_c / p.groups;
-  const OutClamp oc = out_clamp(bits_y, fl_y, p.act);
+  const OutClamp oc = out_clamp(y.bits, y.fl, p.act);
   for (int n = 0; n < p.n; ++n)
     for (int c = 0; c < p.out_c; ++c) {
-      const TX* xg = x + (static_cast<size_t>(n) * p.in_c + static_cast<size_t>(c / cout_g) * cin_g) * p.in_h * p.in_w;
-      const int shift = channel_shift(wq, fl_x, fl_y, c);
+      const size_t xg = (static_cast<size_t>(n) * p.in_c + static_cast<size_t>(c / cout_g) * cin_g) * p.in_h * p.in_w;
+      const int shift = channel_shift(wq, x.fl, y.fl, c);
       const size_t yc = (static_cast<size_t>(n) * p.out_c + c) * p.out_h * p.out_w;
       for (int oh = 0; oh < p.out_h; ++oh)
         for (int ow = 0; ow < p.out_w; ++ow) {
           int64_t acc = wq.bias ? wq.bias[c] : 0;  // int64: exact whatever acc32 says
           for (uint32_t j = row_ptr_at(w, c), j_end = row_ptr_at(w, c + 1); j < j_end; ++j) {
-            TX v;
-            if (tap_value(p, xg, load_index(w.col_idx, w.idx_type, j), oh, ow, &v)) acc += int64_t{v} * val[j];
+            const ptrdiff_t o = tap_offset(p, load_index(w.col_idx, w.idx_type, j), oh, ow);
+            if (o >= 0) acc += int64_t{load_q(x.data, xs, xg + static_cast<size_t>(o))} * load_q(w.values, vs, j);
           }
-          store_q(y.data, ys, yc + static_cast<size_t>(oh) * p.out_w + ow, requant_clamp(acc, shift, bits_y, oc));
+          store_q(y.data, ys, yc + static_cast<size_t>(oh) * p.out_w + ow, requant_clamp(acc, shift, y.bits, oc));
         }
     }
 }
@@ -115,7 +112,7 @@ void csr_conv(const Conv2dParams& p, const QIn& x, const CsrMatrix& w, const QWe
 }  // namespace
 
 void conv2d_csr_q_ref(const Conv2dParams& p, const QIn& x, const CsrMatrix& w, const QWeights& wq, const QOut& y) {
-  visit_q2(x.data, x.bits, w.values, wq.bits, [&](auto* xs, auto* vs) { csr_conv_ref(p, xs, x.fl, w, vs, wq, y); });
+  csr_conv_ref(p, x, w, wq, y);
 }
 
 size_t conv2d_csr_q_scratch_size(const Conv2dParams& p, int x_bits, int w_bits) {
@@ -139,8 +136,8 @@ void conv2d_csr_f32_ref(const Conv2dParams& p, const float* x, const CsrMatrix& 
         for (int ow = 0; ow < p.out_w; ++ow) {
           float acc = bias ? bias[c] : 0.0f;
           for (uint32_t j = row_ptr_at(w, c), j_end = row_ptr_at(w, c + 1); j < j_end; ++j) {
-            float v;
-            if (tap_value(p, xg, load_index(w.col_idx, w.idx_type, j), oh, ow, &v)) acc += v * val[j];
+            const ptrdiff_t o = tap_offset(p, load_index(w.col_idx, w.idx_type, j), oh, ow);
+            if (o >= 0) acc += xg[o] * val[j];
           }
           yc[static_cast<size_t>(oh) * p.out_w + ow] = act_f32(acc, p.act);
         }

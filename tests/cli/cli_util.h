@@ -85,20 +85,20 @@ inline void expect_bad_input(const CmdResult& r, const std::string& needle) {
   EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
 }
 
-/// A LeNet-5 trained for one epoch on 500 images (shrink train), made once and reused by every
-/// test (and test process: the file is locked while it is made and rebuilt when the shrink
-/// binary is newer).
-inline std::string trained_model() {
+/// A zoo model (LeNet-5 by default) trained for one epoch on 500 images (shrink train), made once
+/// and reused by every test (and test process: the file is locked while it is made and rebuilt
+/// when the shrink binary is newer).
+inline std::string trained_model(const std::string& zoo = "lenet5") {
   const fs::path dir = fs::path(SHRINK_BINARY_DIR) / "tests" / "cli_fixture";
   fs::create_directories(dir);
-  const fs::path model = dir / "lenet5-500.h5";
+  const fs::path model = dir / (zoo + "-500.h5");
   int fd = ::open((dir / "lock").c_str(), O_CREAT | O_RDWR, 0644);
   if (fd < 0) throw std::runtime_error("cannot open the fixture lock");
   ::flock(fd, LOCK_EX);
   std::error_code ec;
   bool fresh = fs::exists(model) && fs::last_write_time(model) >= fs::last_write_time(shrink_bin(), ec);
   if (!fresh) {
-    CmdResult r = run_shrink("train --model lenet5 --data fashion-mnist --train-limit 500 --epochs 1 --seed 1 -o '" +
+    CmdResult r = run_shrink("train --model " + zoo + " --data fashion-mnist --train-limit 500 --epochs 1 --seed 1 -o '" +
                                  model.string() + "'",
                              dir);
     if (r.code != 0) {

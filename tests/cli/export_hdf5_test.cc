@@ -2,7 +2,10 @@
 // HDF5 C API: fp32 weights as stored, the integers of fixed-point layers (per channel; one layer
 // made 95% sparse so it is stored as CSR) equal fx::quantize of the IR weights at their FLs, and a
 // k-means layer's indices and centroids equal the IR's codebook. Also --format onnx of a quantized
-// model (dequantized weights, a warning; QDQ is not implemented yet).
+// 8-bit model (QDQ) and of a 4-bit-activation model (fp32 with dequantized weights, a warning).
+#include <fstream>
+#include <iterator>
+
 #include <gtest/gtest.h>
 
 #include "compress/ir/model_file.h"
@@ -92,13 +95,28 @@ TEST(CliExportHdf5, Fp32FixedSparseAndCodebook) {
   EXPECT_EQ(layers, 4);
   H5Fclose(f);
 
-  // ONNX of a quantized model: fp32 with the dequantized integer weights, and a warning.
+  // ONNX of an 8-bit model: QDQ (tests/export/onnx_qdq_test.cc checks it against the runtime),
+  // no warning.
   r = run_shrink("export q8.h5 --format onnx -o q8.onnx", t.path());
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("shrink: warning: export --format onnx: QDQ export"), std::string::npos) << r.err;
-  r = run_shrink("import q8.onnx -o back.h5", t.path());
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+  {
+    std::ifstream f(t / "q8.onnx", std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_NE(bytes.find("QuantizeLinear"), std::string::npos);
+    EXPECT_NE(bytes.find("DequantizeLinear"), std::string::npos);
+  }
+  // ONNX of a model with 4-bit activations (no QDQ form): fp32 with the dequantized integer
+  // weights, and a warning.
+  r = run_shrink("quantize '" + model + "' --data fashion-mnist --scheme fixed --weight-bits 8 --act-bits 4 --per-channel "
+                 "--calibration 200 --limit 200 -o q84.h5", t.path());
   ASSERT_EQ(r.code, 0) << r.err;
-  const ir::Graph q8 = ir::load_model(t / "q8.h5"), back = ir::load_model(t / "back.h5");
+  r = run_shrink("export q84.h5 --format onnx -o q84.onnx", t.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("shrink: warning: export --format onnx:"), std::string::npos) << r.err;
+  r = run_shrink("import q84.onnx -o back.h5", t.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const ir::Graph q8 = ir::load_model(t / "q84.h5"), back = ir::load_model(t / "back.h5");
   const quant::ModelQuant m8 = quant::read_model_quant(q8);
   std::vector<const ir::Node*> layers_back;
   for (const auto& n : back.nodes)

@@ -2,7 +2,8 @@
 //   tests/tools/make_onnx_models.py  (Debian's python3-torch / python3-torchvision) exports the
 //                                    models and a float32 input batch of 2;
 //   tests/tools/ort_run.js           runs ONNX Runtime (npm onnxruntime-node, `make deps`);
-//   shrink import / infer / export   must give ONNX Runtime's outputs within kRelTol.
+//   shrink import / infer / export   must give ONNX Runtime's outputs within kRelTol, and so must
+//   shrink-rt run                    on the fp32 .shr export of the imported model.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,7 +131,8 @@ class OnnxInteropTest : public ::testing::Test {
     EXPECT_LE(max_diff, kRelTol * max_ref) << what << ": max |diff| " << max_diff << ", max |ref| " << max_ref;
   }
 
-  /// import -> infer matches ORT; export back to ONNX -> ORT matches ORT on the original.
+  /// import -> infer matches ORT; export back to ONNX -> ORT matches ORT on the original; export
+  /// to an fp32 .shr -> shrink-rt run matches ORT.
   static void check_model(const std::string& name, const std::string& input_name) {
     const std::string onnx = model(name + ".onnx"), x = model(input_name);
     const std::string ref = path(name + "_ort.npy"), h5 = path(name + ".h5"), y = path(name + "_shrink.npy");
@@ -147,6 +149,13 @@ class OnnxInteropTest : public ::testing::Test {
     ASSERT_EQ(r.code, 0) << "shrink export " << name << ": " << r.output;
     ASSERT_NO_FATAL_FAILURE(ort(back, x, back_ref));
     expect_close(ref, back_ref, name + ": ONNX Runtime on shrink's export vs on the original");
+
+    const std::string shr = path(name + ".shr"), y_rt = path(name + "_rt.npy");
+    r = run(quote(shrink_bin()) + " export " + quote(h5) + " --format shr -o " + quote(shr));
+    ASSERT_EQ(r.code, 0) << "shrink export --format shr " << name << ": " << r.output;
+    r = run(quote(kBin + "/shrink-rt") + " run " + quote(shr) + " --input " + quote(x) + " -o " + quote(y_rt));
+    ASSERT_EQ(r.code, 0) << "shrink-rt run " << name << ": " << r.output;
+    expect_close(ref, y_rt, name + ": shrink-rt on the fp32 .shr vs ONNX Runtime");
   }
 
   static std::string models_, work_;

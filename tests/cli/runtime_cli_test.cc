@@ -1,4 +1,4 @@
-// shrink-rt against shrink on a trained LeNet-5: for int8, int16 and k-means (codebook) models,
+// shrink-rt against shrink on a trained LeNet-5 and MobileNetV2: for int8, int16 and k-means (codebook) models,
 // `shrink-rt run` gives exactly the float32 outputs of `shrink infer` (the simulation) and
 // `shrink-rt eval` exactly the accuracy of `shrink eval`; the fp32 .shr agrees within 1e-4.
 // Plus the tool's other commands and its bad-input contract (one line, exit 2).
@@ -36,13 +36,13 @@ double json_number(const std::string& s, const std::string& key) {
 }
 
 /// Quantizes (or not), exports to .shr, and checks run and eval against shrink.
-void expect_bit_exact(const std::string& quantize_args, const std::string& name) {
+void expect_bit_exact(const std::string& quantize_args, const std::string& name, const std::string& zoo = "lenet5") {
   TempDir t;
-  const std::string model = trained_model();
+  const std::string model = trained_model(zoo);
   std::string h5 = model;
   if (!quantize_args.empty()) {
     CmdResult r = run_shrink("quantize '" + model + "' --data fashion-mnist " + quantize_args +
-                                 " --calibration 200 --threads 1 -o q.h5",
+                                 " --calibration 200 --limit 200 --threads 1 -o q.h5",
                              t.path());
     ASSERT_EQ(r.code, 0) << r.err;
     h5 = t / "q.h5";
@@ -79,6 +79,13 @@ TEST(CliShrinkRt, Int8LeNet5IsBitExact) { expect_bit_exact("--scheme fixed --bit
 TEST(CliShrinkRt, Int16LeNet5IsBitExact) { expect_bit_exact("--scheme fixed --bits 16", "int16"); }
 TEST(CliShrinkRt, KmeansLeNet5IsBitExact) { expect_bit_exact("--scheme kmeans --index-bits 4", "kmeans"); }
 TEST(CliShrinkRt, Fp32LeNet5WithinTolerance) { expect_bit_exact("", "fp32"); }
+// MobileNetV2 (zoo, width 0.5): depthwise convolutions, residual Adds, ReLU6, global pooling.
+TEST(CliShrinkRt, Int8MobileNetV2IsBitExact) { expect_bit_exact("--scheme fixed --bits 8", "int8", "mobilenetv2"); }
+TEST(CliShrinkRt, Int16MobileNetV2IsBitExact) { expect_bit_exact("--scheme fixed --bits 16", "int16", "mobilenetv2"); }
+TEST(CliShrinkRt, KmeansMobileNetV2IsBitExact) {
+  expect_bit_exact("--scheme kmeans --index-bits 4", "kmeans", "mobilenetv2");
+}
+TEST(CliShrinkRt, Fp32MobileNetV2WithinTolerance) { expect_bit_exact("", "fp32", "mobilenetv2"); }
 
 TEST(CliShrinkRt, BenchInspectAndDumps) {
   TempDir t;

@@ -1,4 +1,5 @@
-// fold_batchnorm (compress/ir/passes.h) preserves eval-mode outputs of executed models.
+// fold_batchnorm and batchnorm_to_conv (compress/ir/passes.h) preserve eval-mode outputs of
+// executed models.
 #include <gtest/gtest.h>
 
 #include "compress/executor.h"
@@ -58,6 +59,22 @@ TEST(FoldBatchNormTest, ResNet8EvalOutputsUnchanged) {
   EXPECT_EQ(ir::fold_batchnorm(folded), count_bn(g));
   torch::Tensor x = torch::rand({4, 1, 28, 28});
   Executor a(g), b(folded);
+  EXPECT_TRUE(torch::allclose(a.forward(x), b.forward(x), kFoldTol, kFoldTol));
+}
+
+// Without folding first, every BatchNorm of MobileNetV2 becomes a depthwise 1x1 Conv2d (what the
+// .shr writer does with the BatchNorms it cannot fold) and the outputs stay the same.
+TEST(FoldBatchNormTest, BatchNormToDepthwiseConvEvalOutputsUnchanged) {
+  ir::Graph g = with_real_statistics("mobilenetv2");
+  ir::Graph conv = g;
+  EXPECT_EQ(ir::batchnorm_to_conv(conv), 52);
+  EXPECT_EQ(count_bn(conv), 0);
+  const ir::Node& n = conv.at("block3.dw.bn");
+  EXPECT_EQ(n.op, ir::Op::Conv2d);
+  EXPECT_EQ(n.groups, n.out_channels);
+  EXPECT_EQ(n.tensors.at("weight").shape, (ir::Shape{n.out_channels, 1, 1, 1}));
+  torch::Tensor x = torch::rand({4, 1, 28, 28});
+  Executor a(g), b(conv);
   EXPECT_TRUE(torch::allclose(a.forward(x), b.forward(x), kFoldTol, kFoldTol));
 }
 

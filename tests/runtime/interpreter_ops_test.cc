@@ -12,6 +12,7 @@
 
 #include "shr_format.h"
 #include "shrink_rt.h"
+#include "tests/runtime/tiny_shr.h"
 
 namespace {
 
@@ -49,15 +50,7 @@ struct Builder {
     return static_cast<uint32_t>(tensors.size() - 1);
   }
   shr::OpRecord& op(const char* name, shr::OpCode code, std::vector<uint32_t> in, uint32_t out) {
-    shr::OpRecord r{};
-    r.name = str(name);
-    r.opcode = static_cast<uint16_t>(code);
-    r.input_first = static_cast<uint32_t>(op_inputs.size());
-    r.input_count = static_cast<uint32_t>(in.size());
-    op_inputs.insert(op_inputs.end(), in.begin(), in.end());
-    r.output = out;
-    r.weight = r.bias = r.lut = shr::kNoTensor;
-    ops.push_back(r);
+    ops.push_back(shrink::test::op_record(str(name), code, op_inputs, in, out));
     return ops.back();
   }
   std::vector<uint8_t> build(uint32_t input, uint32_t output) {
@@ -67,7 +60,7 @@ struct Builder {
     meta.input_count = meta.output_count = 1;
     const uint32_t io[2] = {input, output};
     auto raw = [](const void* p, size_t n) { return std::string(static_cast<const char*>(p), n); };
-    const std::pair<shr::SectionType, std::string> secs[] = {
+    const std::vector<std::pair<shr::SectionType, std::string>> secs = {
         {shr::SectionType::Strings, strings},
         {shr::SectionType::Meta, raw(&meta, sizeof meta)},
         {shr::SectionType::GraphIO, raw(io, sizeof io)},
@@ -76,28 +69,13 @@ struct Builder {
         {shr::SectionType::OpInputs, raw(op_inputs.data(), op_inputs.size() * 4)},
         {shr::SectionType::Data, data},
     };
-    const size_t n = sizeof secs / sizeof secs[0];
-    std::vector<uint8_t> out(shr::align_up(64 + 32 * n, 64), 0);
-    for (size_t i = 0; i < n; ++i) {
-      shr::SectionEntry e{};
-      e.type = static_cast<uint32_t>(secs[i].first);
-      e.offset = out.size();
-      e.size = secs[i].second.size();
-      e.crc = shr::crc32(secs[i].second.data(), secs[i].second.size());
-      std::memcpy(&out[64 + 32 * i], &e, sizeof e);
-      out.insert(out.end(), secs[i].second.begin(), secs[i].second.end());
-      out.resize(shr::align_up(out.size(), 64), 0);
-    }
+    std::vector<uint8_t> out = shrink::test::layout_sections(secs);
     shr::FileHeader h{};
     std::memcpy(h.magic, shr::kMagic, 8);
     h.version = shr::kVersion;
     h.flags = shr::kFlagInteger;
-    h.section_count = static_cast<uint32_t>(n);
-    h.file_size = out.size();
-    std::memcpy(out.data(), &h, sizeof h);
-    uint32_t crc = shr::crc32(out.data(), shr::kHeaderCrcSpan);
-    crc = shr::crc32_update(crc, out.data() + 64, 32 * n);
-    std::memcpy(&out[60], &crc, 4);
+    h.section_count = static_cast<uint32_t>(secs.size());
+    shrink::test::write_header(out, h, secs.size());
     return out;
   }
 };

@@ -7,17 +7,62 @@
 //   test::TinyShr t;                                   // the valid model
 //   t.patch = [](test::TinyShr::Records& r) { r.tensors[4].fl = 25; };   // a record edited
 //   std::vector<uint8_t> bytes = t.build();            // CRCs computed after the patch
+//
+// layout_sections, write_header and op_record build any other model the same way
+// (fuzz/make_corpus.cc).
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shr_format.h"
 
 namespace shrink::test {
+
+/// The canonical .shr layout of `secs` (in this order): a zero 64-byte header, the section table
+/// (offsets, sizes, CRCs), each section at the next 64-byte boundary, zero padding to 64.
+inline std::vector<uint8_t> layout_sections(const std::vector<std::pair<shr::SectionType, std::string>>& secs) {
+  std::vector<uint8_t> out(shr::align_up(64 + 32 * secs.size(), 64), 0);
+  for (size_t i = 0; i < secs.size(); ++i) {
+    shr::SectionEntry e{};
+    e.type = static_cast<uint32_t>(secs[i].first);
+    e.offset = out.size();
+    e.size = secs[i].second.size();
+    e.crc = shr::crc32(secs[i].second.data(), secs[i].second.size());
+    std::memcpy(&out[64 + 32 * i], &e, sizeof e);
+    out.insert(out.end(), secs[i].second.begin(), secs[i].second.end());
+    out.resize(shr::align_up(out.size(), 64), 0);
+  }
+  return out;
+}
+
+/// An op record reading `in` (appended to op_inputs) into `out`, without weight, bias or table.
+inline shr::OpRecord op_record(shr::StrRef name, shr::OpCode code, std::vector<uint32_t>& op_inputs,
+                               const std::vector<uint32_t>& in, uint32_t out) {
+  shr::OpRecord r{};
+  r.name = name;
+  r.opcode = static_cast<uint16_t>(code);
+  r.input_first = static_cast<uint32_t>(op_inputs.size());
+  r.input_count = static_cast<uint32_t>(in.size());
+  op_inputs.insert(op_inputs.end(), in.begin(), in.end());
+  r.output = out;
+  r.weight = r.bias = r.lut = shr::kNoTensor;
+  return r;
+}
+
+/// Writes header h into bytes 0..63 of a layout_sections image of `entries` table entries; a
+/// file_size or header_crc of 0 is replaced by the real value (tests set others to corrupt them).
+inline void write_header(std::vector<uint8_t>& out, shr::FileHeader h, size_t entries) {
+  if (h.file_size == 0) h.file_size = out.size();
+  std::memcpy(out.data(), &h, sizeof h);
+  uint32_t crc = shr::crc32(out.data(), shr::kHeaderCrcSpan);
+  crc = shr::crc32_update(crc, out.data() + 64, 32 * std::min<size_t>(h.section_count, entries));
+  if (h.header_crc == 0) std::memcpy(&out[60], &crc, 4);
+}
 
 struct TinyShr {
   // Data of the constants (edited by tests before build()).
@@ -127,15 +172,7 @@ struct TinyShr {
     rec.tensors.push_back(tensor("fc:f32", D::F32, {3}, 0, 0, false));  // 8
 
     auto op = [&](const char* name, shr::OpCode code, std::vector<uint32_t> in, uint32_t out) {
-      shr::OpRecord r{};
-      r.name = str(name);
-      r.opcode = static_cast<uint16_t>(code);
-      r.input_first = static_cast<uint32_t>(rec.op_inputs.size());
-      r.input_count = static_cast<uint32_t>(in.size());
-      rec.op_inputs.insert(rec.op_inputs.end(), in.begin(), in.end());
-      r.output = out;
-      r.weight = r.bias = r.lut = shr::kNoTensor;
-      return r;
+      return op_record(str(name), code, rec.op_inputs, in, out);
     };
     rec.ops.push_back(op("input:quantize", shr::OpCode::Quantize, {0}, 1));
     shr::OpRecord conv = op("conv", shr::OpCode::Conv2d, {1}, 4);
@@ -173,7 +210,7 @@ struct TinyShr {
     if (patch) patch(rec);
 
     auto raw = [](const auto& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(v[0])); };
-    const std::pair<shr::SectionType, std::string> secs[] = {
+    const std::vector<std::pair<shr::SectionType, std::string>> secs = {
         {shr::SectionType::Strings, strings},
         {shr::SectionType::Meta, std::string(reinterpret_cast<const char*>(&rec.meta), sizeof rec.meta)},
         {shr::SectionType::GraphIO, raw(rec.io)},
@@ -184,23 +221,8 @@ struct TinyShr {
         {shr::SectionType::OpInputs, raw(rec.op_inputs)},
         {shr::SectionType::Data, data},
     };
-    std::vector<uint8_t> out(shr::align_up(64 + 32 * 9, 64), 0);
-    for (size_t i = 0; i < 9; ++i) {
-      shr::SectionEntry e{};
-      e.type = static_cast<uint32_t>(secs[i].first);
-      e.offset = out.size();
-      e.size = secs[i].second.size();
-      e.crc = shr::crc32(secs[i].second.data(), secs[i].second.size());
-      std::memcpy(&out[64 + 32 * i], &e, sizeof e);
-      out.insert(out.end(), secs[i].second.begin(), secs[i].second.end());
-      out.resize(shr::align_up(out.size(), 64), 0);
-    }
-    if (rec.header.file_size == 0) rec.header.file_size = out.size();
-    std::memcpy(out.data(), &rec.header, sizeof rec.header);
-    uint32_t crc = shr::crc32(out.data(), shr::kHeaderCrcSpan);
-    const size_t table = 32 * std::min<size_t>(rec.header.section_count, 9);
-    crc = shr::crc32_update(crc, out.data() + 64, table);
-    if (rec.header.header_crc == 0) std::memcpy(&out[60], &crc, 4);
+    std::vector<uint8_t> out = layout_sections(secs);
+    write_header(out, rec.header, secs.size());
     return out;
   }
 };
