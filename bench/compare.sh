@@ -54,8 +54,7 @@ for m in $MODELS; do
   done
   quiet "$BIN/shrink" export "$d/fp32.h5" --format onnx -o "$d/fp32.onnx"
   quiet "$BIN/shrink" export "$d/int8.h5" --format onnx -o "$d/int8-qdq.onnx"
-  shape=$("$PY" -c "import json,sys; print(','.join(str(v) for v in json.load(open(sys.argv[1]))['input_shape']))" \
-          <("$BIN/shrink" analyze "$d/fp32.h5" --json))
+  shape=$("$BIN/shrink-rt" inspect "$d/fp32.shr" | sed -n 's/^input \[\([0-9, ]*\)\].*/\1/p' | tr -d ' ')
   quiet "$PY" bench/peers/make_identity.py "$shape" "$d/identity.onnx"
 
   echo "compare: $m: timing (input $shape, $ITERS iterations each)" >&2

@@ -19,6 +19,7 @@
 #include "compress/report.h"
 #include "compress/zoo.h"
 #include "export/export.h"
+#include "export/runtime_eval.h"
 
 namespace fs = std::filesystem;
 
@@ -391,7 +392,11 @@ void register_builtin_stages(Registry& reg) {
     s.name = "export";
     s.description = "write the model in deployment formats into the stage's folder";
     s.options = {{"formats", OptType::StringList, "[onnx]",
-                  "any of onnx (model.onnx), shr (model.shr), c (model.c), hdf5 (weights.h5)", {}}};
+                  "any of onnx (model.onnx), shr (model.shr), c (model.c), hdf5 (weights.h5)", {}},
+                 {"runtime_eval", OptType::Bool, "true",
+                  "with shr: run model.shr with the runtime on the test split (data.test_limit) and report its "
+                  "accuracy, file and arena bytes",
+                  {}}};
     s.changes_model = false;
     s.check = [](const StageArgs& a) {
       auto known = exporter::formats();
@@ -404,8 +409,15 @@ void register_builtin_stages(Registry& reg) {
     s.run = [](StageContext& ctx, const StageArgs& a) {
       for (const auto& f : a.get_list("formats", {"onnx"})) {
         std::string p = ctx.dir + "/" + export_file_name(f);
-        exporter::export_model(ctx.model, f, p);
+        for (const std::string& w : exporter::export_model(ctx.model, f, p)) std::cerr << "shrink: warning: " << w << "\n";
         ctx.files.push_back(p);
+        if (f == "shr" && a.get_bool("runtime_eval", true)) {
+          const exporter::RuntimeEval e =
+              exporter::runtime_eval(p, ctx.data.get(ir::Split::Test, ctx.recipe.test_limit));
+          ctx.extra["runtime"] = {{"file", export_file_name(f)},   {"split", "test"},
+                                  {"accuracy", e.accuracy},         {"n", e.n},
+                                  {"file_bytes", e.file_bytes},     {"arena_bytes", e.arena_bytes}};
+        }
       }
     };
     add(std::move(s));
@@ -963,8 +975,21 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
   s.test_accuracy = final_eval.accuracy;
   s.size_bytes = rep.size_bytes;
   out << "final: test accuracy " << fixed4(final_eval.accuracy) << " (" << final_eval.n << " images), model "
-      << human_bytes(rep.size_bytes) << " (" << rep.size_bytes << " bytes, " << rep.model_file << ")\n"
-      << "report: " << s.report_html << "\n";
+      << human_bytes(rep.size_bytes) << " (" << rep.size_bytes << " bytes, " << rep.model_file << ")\n";
+  for (const auto& st : rep.stages) {  // the last runtime measurement is what gets deployed
+    if (!st.extra.contains("runtime")) continue;
+    const nlohmann::json& rt = st.extra["runtime"];
+    s.runtime_accuracy = rt["accuracy"].get<double>();
+    s.runtime_file_bytes = rt["file_bytes"].get<int64_t>();
+    s.runtime_arena_bytes = rt["arena_bytes"].get<int64_t>();
+    for (const std::string& f : st.files)
+      if (fs::path(f).filename() == rt["file"].get<std::string>()) s.runtime_file = abs_out + "/" + f;
+  }
+  if (s.runtime_accuracy >= 0)
+    out << "runtime: test accuracy " << fixed4(s.runtime_accuracy) << " measured by shrink-rt on " << s.runtime_file
+        << ", flash " << human_bytes(s.runtime_file_bytes) << " (" << s.runtime_file_bytes << " bytes), arena "
+        << human_bytes(s.runtime_arena_bytes) << " (" << s.runtime_arena_bytes << " bytes)\n";
+  out << "report: " << s.report_html << "\n";
   return s;
 }
 

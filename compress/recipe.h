@@ -189,6 +189,10 @@ struct RunSummary {
   std::string report_json, report_html;  ///< absolute paths
   double test_accuracy = -1;
   int64_t size_bytes = 0;    ///< final model file
+  // The last export stage's runtime measurement of model.shr (runtime_accuracy -1: none).
+  double runtime_accuracy = -1;
+  int64_t runtime_file_bytes = 0, runtime_arena_bytes = 0;
+  std::string runtime_file;  ///< absolute
 };
 
 /// The resolved plan (recipe with every default filled in), as printed by --dry-run.

@@ -159,6 +159,37 @@ TEST(CliRunRecipe, TinyRunWritesStagesAndReports) {
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
 }
 
+// An export stage with shr measures model.shr with the runtime: on the same test images as the
+// final (simulated) evaluation it must give exactly the same accuracy, and the summary ends with it.
+TEST(CliRunRecipe, ExportShrReportsTheRuntimesAccuracy) {
+  TempDir t;
+  write(t / "recipe.yaml", "name: rt\nmodel: {file: '" + trained_model() +
+                               "'}\ndata: {dataset: fashion-mnist, val_limit: 300, test_limit: 400, calibration: 200}\n"
+                               "stages:\n  - quantize: {bits: 8}\n  - export: {formats: [shr, onnx]}\n");
+  CmdResult r = run_shrink("run recipe.yaml -o out", t.path());
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const fs::path out = t.path() / "out";
+  nlohmann::json j = nlohmann::json::parse(slurp(out / "report.json"));
+  const auto& rt = j["stages"][1]["extra"]["runtime"];
+  ASSERT_TRUE(rt.is_object()) << j["stages"][1].dump();
+  EXPECT_EQ(rt["n"], 400);
+  EXPECT_EQ(rt["file_bytes"].get<int64_t>(), static_cast<int64_t>(fs::file_size(out / "stages/02-export/model.shr")));
+  EXPECT_GT(rt["arena_bytes"].get<int64_t>(), 0);
+  EXPECT_GT(rt["accuracy"].get<double>(), 0.5);
+  EXPECT_EQ(rt["accuracy"].get<double>(), j["final"]["test_accuracy"].get<double>());
+  const std::string shr = fs::canonical(out / "stages/02-export/model.shr").string();
+  EXPECT_NE(r.out.find("runtime: test accuracy "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("measured by shrink-rt on " + shr + ", flash "), std::string::npos) << r.out;
+  EXPECT_LT(r.out.find("runtime: test accuracy "), r.out.find("report: ")) << r.out;
+
+  write(t / "off.yaml", "name: rt\nmodel: {file: '" + trained_model() +
+                            "'}\ndata: {dataset: fashion-mnist, test_limit: 50}\n"
+                            "stages:\n  - export: {formats: [shr], runtime_eval: false}\n");
+  r = run_shrink("run off.yaml -o out2", t.path());
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_EQ(r.out.find("runtime: "), std::string::npos) << r.out;
+}
+
 TEST(CliRunRecipe, DocsNameEveryStageOption) {
   TempDir t;
   CmdResult r = run_shrink("run --list-stages --json", t.path());

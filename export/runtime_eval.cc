@@ -1,0 +1,44 @@
+#include "export/runtime_eval.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "compress/ir/error.h"
+#include "runtime/include/shrink_rt.h"
+
+namespace shrink::exporter {
+
+RuntimeEval runtime_eval(const std::string& shr_path, const ir::Dataset& d) {
+  shrink_rt_model* raw = nullptr;
+  char msg[256] = "";
+  if (shrink_rt_load_file(shr_path.c_str(), &raw, msg, sizeof msg) != SHRINK_RT_OK)
+    throw BadInput(shr_path, ": the runtime refused it: ", msg);
+  std::unique_ptr<shrink_rt_model, void (*)(shrink_rt_model*)> m(raw, shrink_rt_free);
+  shrink_rt_tensor_info in{}, out{};
+  shrink_rt_tensor_info_get(m.get(), shrink_rt_input_tensor(m.get(), 0), &in);
+  shrink_rt_tensor_info_get(m.get(), shrink_rt_output_tensor(m.get(), 0), &out);
+  const int64_t per = ir::numel(d.sample_shape);
+  if (static_cast<int64_t>(in.numel) != per)
+    throw BadInput(shr_path, ": the model takes ", in.numel, " values per sample, the data set has ", per);
+  RuntimeEval e;
+  e.arena_bytes = shrink_rt_arena_size(m.get());
+  e.file_bytes = static_cast<size_t>(std::filesystem::file_size(shr_path));
+  std::vector<unsigned char> arena(e.arena_bytes);
+  std::vector<float> y(out.numel);
+  int64_t correct = 0;
+  for (int64_t s = 0; s < d.size; ++s) {
+    const float* x = d.x.data() + s * per;
+    shrink_rt_status st = shrink_rt_set_input_f32(m.get(), arena.data(), arena.size(), 0, x, static_cast<size_t>(per));
+    if (st == SHRINK_RT_OK) st = shrink_rt_run(m.get(), arena.data(), arena.size());
+    if (st == SHRINK_RT_OK) st = shrink_rt_get_output_f32(m.get(), arena.data(), 0, y.data(), y.size());
+    if (st != SHRINK_RT_OK) throw BadInput(shr_path, ": sample ", s, ": ", shrink_rt_status_str(st));
+    correct += std::max_element(y.begin(), y.end()) - y.begin() == d.y[static_cast<size_t>(s)];
+  }
+  e.n = d.size;
+  e.accuracy = d.size ? static_cast<double>(correct) / static_cast<double>(d.size) : 0.0;
+  return e;
+}
+
+}  // namespace shrink::exporter

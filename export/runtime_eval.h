@@ -1,0 +1,26 @@
+// Measures an exported .shr model with the runtime itself (shrink_rt), so the toolkit reports
+// what the device computes, not what the simulation predicts.
+//
+//   exporter::RuntimeEval e = exporter::runtime_eval("out/model.shr", test_set);
+//   printf("%.4f on %lld images, arena %zu bytes\n", e.accuracy, (long long)e.n, e.arena_bytes);
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "compress/ir/dataset.h"
+
+namespace shrink::exporter {
+
+struct RuntimeEval {
+  double accuracy = 0;      ///< top-1 on the data set (first maximum wins, as shrink eval)
+  int64_t n = 0;            ///< samples run
+  size_t file_bytes = 0;    ///< the .shr file (flash)
+  size_t arena_bytes = 0;   ///< shrink_rt_arena_size (RAM for activations and scratch)
+};
+
+/// Loads `shr_path` with the runtime and runs every sample of `d` (batch 1, float input).
+/// Throws BadInput if the runtime refuses the file or the sample shape differs from the model's.
+RuntimeEval runtime_eval(const std::string& shr_path, const ir::Dataset& d);
+
+}  // namespace shrink::exporter
