@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cerrno>
 #include <cmath>
+#include <set>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -132,22 +133,6 @@ std::string shape_str(const int32_t* dims, int rank) {
   return s + "]";
 }
 
-const char* npy_descr(shrink_rt_dtype t) {
-  switch (t) {
-    case SHRINK_RT_F32: return "<f4";
-    case SHRINK_RT_I8: return "|i1";
-    case SHRINK_RT_I16: return "<i2";
-    case SHRINK_RT_I32: return "<i4";
-    case SHRINK_RT_U8: return "|u1";
-    case SHRINK_RT_U16: return "<u2";
-    default: return "<u4";
-  }
-}
-
-size_t dtype_bytes(shrink_rt_dtype t) {
-  return t == SHRINK_RT_I8 || t == SHRINK_RT_U8 ? 1 : t == SHRINK_RT_I16 || t == SHRINK_RT_U16 ? 2 : 4;
-}
-
 void write_or_fail(const std::string& path, const char* descr, const std::vector<int64_t>& shape, const void* d,
                    size_t n) {
   std::string err;
@@ -155,6 +140,30 @@ void write_or_fail(const std::string& path, const char* descr, const std::vector
 }
 
 // ---- run -------------------------------------------------------------------------------------
+
+/// Appends tensor `ti`'s values at `d` as float32: integers dequantized (q * 2^-FL, exact in
+/// float for |q| < 2^24), as `shrink infer --dump-layers` writes the simulation's values, so that
+/// `shrink compare` can compare the two folders directly.
+void append_dequantized(const shrink_rt_tensor_info& ti, const void* d, std::vector<float>& out) {
+  const size_t n = static_cast<size_t>(ti.numel);
+  const float scale = std::ldexp(1.0f, -ti.fl);
+  switch (ti.dtype) {
+    case SHRINK_RT_I8:
+      for (size_t i = 0; i < n; ++i) out.push_back(static_cast<const int8_t*>(d)[i] * scale);
+      break;
+    case SHRINK_RT_I16:
+      for (size_t i = 0; i < n; ++i) out.push_back(static_cast<const int16_t*>(d)[i] * scale);
+      break;
+    case SHRINK_RT_U8:
+      for (size_t i = 0; i < n; ++i) out.push_back(static_cast<const uint8_t*>(d)[i] * scale);
+      break;
+    case SHRINK_RT_I32:
+      for (size_t i = 0; i < n; ++i) out.push_back(static_cast<float>(static_cast<const int32_t*>(d)[i] * double{scale}));
+      break;
+    default:
+      out.insert(out.end(), static_cast<const float*>(d), static_cast<const float*>(d) + n);
+  }
+}
 
 int cmd_run(int argc, char** argv) {
   Args a = parse(argc, argv, {"input", "output", "dump-layers"}, {});
@@ -186,7 +195,7 @@ int cmd_run(int argc, char** argv) {
   std::vector<int16_t> q(static_cast<size_t>(per));
   std::vector<int8_t> q8(static_cast<size_t>(per));
   const int tcount = shrink_rt_tensor_count(r.m);
-  std::vector<std::vector<unsigned char>> dumps(dump.empty() ? 0 : static_cast<size_t>(tcount));
+  std::vector<std::vector<float>> dumps(dump.empty() ? 0 : static_cast<size_t>(tcount));
   for (int64_t s = 0; s < n; ++s) {
     if (x.is_int64) {
       for (int64_t i = 0; i < per; ++i) {
@@ -206,24 +215,35 @@ int cmd_run(int argc, char** argv) {
       shrink_rt_tensor_info ti;
       shrink_rt_tensor_info_get(r.m, static_cast<int>(t), &ti);
       if (ti.is_constant) continue;
-      const unsigned char* d = static_cast<const unsigned char*>(shrink_rt_tensor_data(r.m, r.arena.data(), static_cast<int>(t)));
-      if (d) dumps[t].insert(dumps[t].end(), d, d + static_cast<size_t>(ti.numel) * dtype_bytes(ti.dtype));
+      const void* d = shrink_rt_tensor_data(r.m, r.arena.data(), static_cast<int>(t));
+      if (d) append_dequantized(ti, d, dumps[t]);
     }
   }
   std::vector<int64_t> oshape;
   if (batched) oshape.push_back(n);
   oshape.insert(oshape.end(), r.out.dims, r.out.dims + r.out.rank);
   write_or_fail(a.get("output"), "<f4", oshape, y.data(), y.size() * sizeof(float));
+  // File names are the tensors' names, except that a quantized copy "X:q" (the network input
+  // after its Quantize op) is what consumers see, so it is written as X.npy (as shrink infer
+  // does) and the float X before it as "X:f32.npy".
+  std::set<std::string> names;
+  for (size_t t = 0; t < dumps.size(); ++t) {
+    shrink_rt_tensor_info ti;
+    shrink_rt_tensor_info_get(r.m, static_cast<int>(t), &ti);
+    names.insert(ti.name);
+  }
   for (size_t t = 0; t < dumps.size(); ++t) {
     shrink_rt_tensor_info ti;
     shrink_rt_tensor_info_get(r.m, static_cast<int>(t), &ti);
     if (ti.is_constant || dumps[t].empty()) continue;
     std::string name = ti.name;
+    if (names.count(name + ":q")) name += ":f32";
+    else if (name.size() > 2 && name.compare(name.size() - 2, 2, ":q") == 0) name.resize(name.size() - 2);
     for (char& c : name)
       if (c == '/' || c == '\\') c = '_';
     std::vector<int64_t> shape{n};
     shape.insert(shape.end(), ti.dims, ti.dims + ti.rank);
-    write_or_fail(dump + "/" + name + ".npy", npy_descr(ti.dtype), shape, dumps[t].data(), dumps[t].size());
+    write_or_fail(dump + "/" + name + ".npy", "<f4", shape, dumps[t].data(), dumps[t].size() * sizeof(float));
   }
   std::printf("wrote %s %s\n", a.get("output").c_str(), [&] {
     std::string s = "[";

@@ -50,10 +50,16 @@ void expect_bit_exact(const std::string& quantize_args, const std::string& name,
   CmdResult r = run_shrink("export '" + h5 + "' --format shr -o q.shr", t.path());
   ASSERT_EQ(r.code, 0) << r.err;
   write_images(t / "x.npy");
-  r = run_shrink("infer '" + h5 + "' --input x.npy -o want.npy --threads 1", t.path());
+  r = run_shrink("infer '" + h5 + "' --input x.npy -o want.npy --threads 1 --dump-layers d1", t.path());
   ASSERT_EQ(r.code, 0) << r.err;
-  r = run_rt("run q.shr --input x.npy -o got.npy", t.path());
+  r = run_rt("run q.shr --input x.npy -o got.npy --dump-layers d2", t.path());
   ASSERT_EQ(r.code, 0) << r.err;
+  // Every tensor both dumped (the input as the first layer sees it, every layer's output) is
+  // the same: float32, integers dequantized (fp32: within 1e-4 of the largest activation).
+  r = run_shrink("compare d1 d2 --model '" + h5 + "'" + (quantize_args.empty() ? " --tolerance 1e-3" : ""), t.path());
+  EXPECT_EQ(r.code, 0) << name << ": " << r.out << r.err;
+  EXPECT_NE(r.out.find("no difference in "), std::string::npos) << r.out;
+  EXPECT_GE(std::atoi(r.out.c_str() + std::string("no difference in ").size()), 7) << r.out;
   const ir::NpyArray want = ir::read_npy(t / "want.npy"), got = ir::read_npy(t / "got.npy");
   ASSERT_EQ(want.shape, got.shape) << name;
   ASSERT_EQ(want.f32.size(), 200u);
