@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 # Debian's LibTorch uses libgomp: passive waiting keeps idle OpenMP threads from spinning.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: all deps configure build demo test bench clean runtime-only
+.PHONY: all deps configure build demo test bench clean runtime-only fuzz
 
 all: build
 
@@ -39,5 +39,12 @@ runtime-only:
 	@cmake -S . -B build-rt -G Ninja -DSHRINK_RUNTIME_ONLY=ON -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) > /dev/null
 	@cmake --build build-rt -j $(JOBS)
 
+# The .shr loader fuzzer (libFuzzer + ASan + UBSan, clang; its own project in fuzz/, built in
+# $(FUZZ_BUILD)) for FUZZ_SECONDS; fails when it finds a crash. docs/fuzzing.md.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@scripts/fuzz.sh --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) build-rt $(BUILD).configure.log
+	rm -rf $(BUILD) build-rt $(FUZZ_BUILD) $(BUILD).configure.log

@@ -3,7 +3,8 @@
 # Debian packages via apt-get (as root, or through sudo), ONNX Runtime for the interop tests
 # from the npm registry into .deps/node (its install script is skipped: the native library
 # ships inside the package). chromium and libpng: the tests render the HTML reports headless
-# and check the screenshot.
+# and check the screenshot. clang and libclang-rt-dev (libFuzzer, ASan, UBSan; a Recommends of
+# clang that --no-install-recommends skips): the fuzz targets (make fuzz, scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,7 @@ packages=(
   libtorch-dev libopenblas0 libonnx-dev libeigen3-dev libcxxopts-dev libhdf5-dev
   libgtest-dev libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libpng-dev
   chromium
+  clang libclang-rt-dev
   dataset-fashion-mnist
   python3-torch python3-torchvision python3-numpy
 )

@@ -116,7 +116,7 @@ SHRINK_AVX2 inline void requant_store16(const int64_t* acc, int64_t bias, const 
 /// s <= 0: t clamped to +-2^15 then shifted left by min(-s, 15) (saturates as the exact product
 /// would, outputs have at most 16 bits); s >= 32: the int64 path (not used here).
 struct RowRequant32 {
-  int mode;  // 1: right shift, 2: left shift
+  int mode;  // 1: right shift, 2: left shift, 3: right shift with the rounding in the bias
   int shift;
   int32_t bias, lo, hi;
 };
@@ -132,10 +132,23 @@ inline bool row_requant32(int s, const OutClamp& c, int64_t bias, int64_t acc_bo
   return true;
 }
 
+/// Folds the rounding constant 2^(s-1) into the bias (mode 3: one arithmetic shift) when
+/// |acc| <= storage_bound (the bound by storage widths alone, whatever the acc32 promise says)
+/// keeps acc + bias + 2^(s-1) inside int32.
+inline void fold_rounding(RowRequant32* r, int64_t storage_bound) {
+  if (r->mode != 1) return;
+  const int64_t b = int64_t{r->bias} + (int64_t{1} << (r->shift - 1));
+  if (storage_bound + (b < 0 ? -b : b) >= (int64_t{1} << 31)) return;
+  r->mode = 3;
+  r->bias = static_cast<int32_t>(b);
+}
+
 SHRINK_AVX2 inline __m256i requant8_32(__m256i acc, const RowRequant32& r) {
   const __m256i t = _mm256_add_epi32(acc, _mm256_set1_epi32(r.bias));
   __m256i y;
-  if (r.mode == 1) {
+  if (r.mode == 3) {
+    y = _mm256_sra_epi32(t, _mm_cvtsi32_si128(r.shift));  // floor((acc + bias + 2^(s-1)) / 2^s)
+  } else if (r.mode == 1) {
     const __m256i half = _mm256_and_si256(_mm256_sra_epi32(t, _mm_cvtsi32_si128(r.shift - 1)), _mm256_set1_epi32(1));
     y = _mm256_add_epi32(_mm256_sra_epi32(t, _mm_cvtsi32_si128(r.shift)), half);
   } else {

@@ -52,7 +52,7 @@ Plan make_plan(const Conv2dParams& p) {
 
 size_t scratch_bytes(const Conv2dParams& p, const Plan& pl) {
   return carve_size(static_cast<size_t>(pl.cout_g) * sizeof(ChanRq)) +  // per-channel requantization
-         carve_size(static_cast<size_t>(pl.cout_g) * pl.Kp * 4) +        // packed weights
+         carve_size(static_cast<size_t>(pl.cout_g + kMR - 1) * pl.Kp * 4) +  // packed weights + zero rows
          carve_size((static_cast<size_t>(pl.Kp) * pl.NT + 16) * 4) +     // packed tile (+ store slack)
          carve_size(static_cast<size_t>(pl.cin_g) * PadPlane(p).elems() * 2);  // padded planes
 }
@@ -94,18 +94,47 @@ SHRINK_AVX2 void pack_tile(const Conv2dParams& p, const Plan& pl, const PadPlane
   }
 }
 
-/// Packs the weights of one group: ap[m][kp] = int16 pair (w[m][2kp], w[m][2kp + 1]).
-template <typename TW>
-void pack_weights(const TW* wg, int M, int K, int Kp, int32_t* ap) {
-  for (int m = 0; m < M; ++m) {
-    const TW* row = wg + static_cast<size_t>(m) * K;
-    for (int kp = 0; kp < Kp; ++kp) {
-      const int16_t lo = row[2 * kp];
-      const int16_t hi = 2 * kp + 1 < K ? static_cast<int16_t>(row[2 * kp + 1]) : int16_t{0};
-      ap[static_cast<size_t>(m) * Kp + kp] =
-          static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(lo)) |
-                               (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16));
+/// pack_tile for a 1x1, stride 1, unpadded convolution, straight from the input channels of
+/// the group (xg: K planes of P pixels): bt[kp * NT + t] = (xg[2kp][p0 + t], xg[2kp + 1][p0 + t]),
+/// 0 beyond P; an odd last channel is paired with itself (its weight partner is 0). Reads
+/// nothing outside the K planes.
+template <typename TX>
+SHRINK_AVX2 void pack_tile_1x1(const Plan& pl, const TX* xg, int p0, int nt16, int32_t* bt) {
+  for (int kp = 0; kp < pl.Kp; ++kp) {
+    const TX* xa = xg + static_cast<size_t>(2 * kp) * pl.P + p0;
+    const TX* xb = xg + static_cast<size_t>(std::min(2 * kp + 1, pl.K - 1)) * pl.P + p0;
+    int32_t* dst = bt + static_cast<size_t>(kp) * pl.NT;
+    for (int t = 0; t < nt16; t += 16) {
+      __m256i a, b;
+      if (p0 + t + 16 <= pl.P) {
+        a = load16_s16(xa + t);
+        b = load16_s16(xb + t);
+      } else {
+        alignas(32) int16_t ta[16] = {}, tb[16] = {};
+        for (int u = 0; p0 + t + u < pl.P && u < 16; ++u) ta[u] = xa[t + u], tb[u] = xb[t + u];
+        a = _mm256_load_si256(reinterpret_cast<const __m256i*>(ta));
+        b = _mm256_load_si256(reinterpret_cast<const __m256i*>(tb));
+      }
+      const __m256i lo = _mm256_unpacklo_epi16(a, b), hi = _mm256_unpackhi_epi16(a, b);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + t), _mm256_permute2x128_si256(lo, hi, 0x20));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + t + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
     }
+  }
+}
+
+/// Packs the weights of one group: ap[m][kp] = int16 pair (w[m][2kp], w[m][2kp + 1]). A row
+/// widened to int16 is already that layout (little endian: the even tap in the low half); an
+/// odd K gets a 0 partner for its last tap. Vector stores and memcpy only (ap is read as int32).
+template <typename TW>
+SHRINK_AVX2 void pack_weights(const TW* wg, int M, int K, int Kp, int32_t* ap) {
+  for (int m = 0; m < M; ++m) {
+    const TW* src = wg + static_cast<size_t>(m) * K;
+    auto* dst = reinterpret_cast<unsigned char*>(ap + static_cast<size_t>(m) * Kp);
+    int k = 0;
+    for (; k + 16 <= K; k += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * k), load16_s16(src + k));
+    alignas(32) int16_t tail[16] = {};
+    for (int i = k; i < K; ++i) tail[i - k] = src[i];
+    std::memcpy(dst + 2 * k, tail, static_cast<size_t>(2 * Kp - k) * 2);
   }
 }
 
@@ -163,34 +192,29 @@ SHRINK_AVX2 void ukernel64(const int32_t* ap, int Kp, const int32_t* bt, int NT,
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc64[r] + 4 * i), _mm256_add_epi64(acc[r][i], off));
 }
 
-SHRINK_AVX2 void run_ukernel32(int mr, const int32_t* ap, int Kp, const int32_t* bt, int NT, int kp0, int kp1,
-                               int32_t (*out)[16]) {
-  switch (mr) {
-    case 4: ukernel32<4>(ap, Kp, bt, NT, kp0, kp1, out); break;
-    case 3: ukernel32<3>(ap, Kp, bt, NT, kp0, kp1, out); break;
-    case 2: ukernel32<2>(ap, Kp, bt, NT, kp0, kp1, out); break;
-    default: ukernel32<1>(ap, Kp, bt, NT, kp0, kp1, out); break;
-  }
-}
-
-
-
 SHRINK_AVX2 void conv_gemm(const Conv2dParams& p, const QIn& x, const void* w, const QWeights& wq, const QOut& y,
                            void* scratch) {
   const Plan pl = make_plan(p);
   const PadPlane pp(p);
   auto* cur = static_cast<unsigned char*>(scratch);
   auto* rqs = static_cast<ChanRq*>(carve(cur, static_cast<size_t>(pl.cout_g) * sizeof(ChanRq)));
-  auto* ap = static_cast<int32_t*>(carve(cur, static_cast<size_t>(pl.cout_g) * pl.Kp * 4));
+  // Packed weights, followed by kMR - 1 zero rows: a last block of fewer than kMR channels
+  // runs the same 4-channel microkernel (its extra rows are computed and not stored).
+  auto* ap = static_cast<int32_t*>(carve(cur, static_cast<size_t>(pl.cout_g + kMR - 1) * pl.Kp * 4));
+  std::memset(ap + static_cast<size_t>(pl.cout_g) * pl.Kp, 0, static_cast<size_t>(kMR - 1) * pl.Kp * 4);
   auto* bt = static_cast<int32_t*>(carve(cur, (static_cast<size_t>(pl.Kp) * pl.NT + 16) * 4));
   auto* planes = static_cast<int16_t*>(carve(cur, static_cast<size_t>(pl.cin_g) * pp.elems() * 2));
   const OutClamp oc = out_clamp(y.bits, y.fl, p.act);
   const int64_t budget = int32_pair_budget(x.bits, wq.bits, wq.acc32);
   const bool one_block = budget >= pl.Kp;
   // |sum of products| bound: under acc32 the promise (bias included), else by storage widths.
-  const int64_t acc_bound = wq.acc32 ? 0 : static_cast<int64_t>(pl.K) << ((storage_is_s16(x.bits) ? 15 : 7) + (storage_is_s16(wq.bits) ? 15 : 7));
+  const int64_t storage_bound = static_cast<int64_t>(pl.K) << ((storage_is_s16(x.bits) ? 15 : 7) + (storage_is_s16(wq.bits) ? 15 : 7));
+  const int64_t acc_bound = wq.acc32 ? 0 : storage_bound;
   const bool xs16 = storage_is_s16(x.bits), ws16 = storage_is_s16(wq.bits), ys16 = storage_is_s16(y.bits);
   const size_t in_plane = static_cast<size_t>(p.in_h) * p.in_w;
+  // 1x1, stride 1, no padding: the im2col matrix is x itself (K = input channels, P = pixels).
+  const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                         p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
   alignas(32) int64_t acc64[kMR][16];
   alignas(32) int32_t acc32[kMR][16];
 
@@ -206,17 +230,21 @@ SHRINK_AVX2 void conv_gemm(const Conv2dParams& p, const QIn& x, const void* w, c
       q.bias = wq.bias ? wq.bias[c] : 0;
       q.r64 = row_requant(s, oc);
       q.fast32 = budget > 0 && one_block && row_requant32(s, oc, q.bias, acc_bound, &q.r32);
+      if (q.fast32) fold_rounding(&q.r32, storage_bound);
     }
     for (int n = 0; n < p.n; ++n) {
       const size_t x0 = (static_cast<size_t>(n) * p.in_c + static_cast<size_t>(g) * pl.cin_g) * in_plane;
       for (int ic = 0; ic < pl.cin_g; ++ic) {
         const size_t xi = x0 + ic * in_plane;
+        if (pointwise) break;  // packed straight from x below
         if (xs16) build_plane(p, pp, static_cast<const int16_t*>(x.data) + xi, planes + ic * pp.elems());
         else build_plane(p, pp, static_cast<const int8_t*>(x.data) + xi, planes + ic * pp.elems());
       }
       for (int p0 = 0; p0 < pl.P; p0 += pl.NT) {
         const int nt = std::min(pl.NT, pl.P - p0), nt16 = (nt + 15) / 16 * 16;
-        pack_tile(p, pl, pp, planes, p0, nt16, bt);
+        if (!pointwise) pack_tile(p, pl, pp, planes, p0, nt16, bt);
+        else if (xs16) pack_tile_1x1(pl, static_cast<const int16_t*>(x.data) + x0, p0, nt16, bt);
+        else pack_tile_1x1(pl, static_cast<const int8_t*>(x.data) + x0, p0, nt16, bt);
         const int mstep = budget > 0 ? kMR : kMR64;
         for (int m0 = 0; m0 < pl.cout_g; m0 += mstep) {
           const int mr = std::min(mstep, pl.cout_g - m0);
@@ -228,17 +256,15 @@ SHRINK_AVX2 void conv_gemm(const Conv2dParams& p, const QIn& x, const void* w, c
             if (budget > 0) {
               const int step = static_cast<int>(std::min<int64_t>(budget, pl.Kp));
               for (int kp0 = 0; kp0 < pl.Kp; kp0 += step) {
-                run_ukernel32(mr, apm, pl.Kp, btt, pl.NT, kp0, std::min(pl.Kp, kp0 + step), acc32);
+                ukernel32<kMR>(apm, pl.Kp, btt, pl.NT, kp0, std::min(pl.Kp, kp0 + step), acc32);
                 for (int r = 0; r < mr; ++r) {
                   if (rqs[m0 + r].fast32) continue;  // one block: requantized from acc32 below
                   lanes32_to_64(_mm256_load_si256(reinterpret_cast<const __m256i*>(acc32[r])), acc64[r], kp0 > 0);
                   lanes32_to_64(_mm256_load_si256(reinterpret_cast<const __m256i*>(acc32[r] + 8)), acc64[r] + 8, kp0 > 0);
                 }
               }
-            } else if (mr == 2) {
-              ukernel64<2>(apm, pl.Kp, btt, pl.NT, acc64);
             } else {
-              ukernel64<1>(apm, pl.Kp, btt, pl.NT, acc64);
+              ukernel64<kMR64>(apm, pl.Kp, btt, pl.NT, acc64);  // a last single channel: zero row
             }
             for (int r = 0; r < mr; ++r, dst += pl.P) {
               const ChanRq& q = rqs[m0 + r];

@@ -202,6 +202,12 @@ class OpChecker {
       if (o_.kernel[k] < 1 || o_.stride[k] < 1 || o_.dilation[k] < 1)
         return bad("kernel %dx%d, stride %dx%d, dilation %dx%d must all be >= 1", o_.kernel[0], o_.kernel[1], o_.stride[0],
                    o_.stride[1], o_.dilation[0], o_.dilation[1]);
+      // The kernels compute window positions and taps in int: with the padded extent plus one
+      // stride below 2^31, every oh * stride - pad + i * dilation (ceil mode included) fits.
+      const int64_t extent = int64_t{x.dims[1 + k]} + o_.pads[k] + o_.pads[k + 2] + o_.stride[k];
+      if (extent > INT32_MAX)
+        return bad("input %d + pads %d + %d + stride %d along axis %d exceed 2^31 - 1", x.dims[1 + k], o_.pads[k],
+                   o_.pads[k + 2], o_.stride[k], 1 + k);
       const int64_t out = shr::window_out(x.dims[1 + k], o_.kernel[k], o_.stride[k], o_.dilation[k], o_.pads[k],
                                           o_.pads[k + 2], ceil_mode);
       if (out < 1 || y.dims[1 + k] != out)

@@ -242,9 +242,31 @@ class ConvAvx2 : public ::testing::Test {
     // scratch + 1: the kernels align their scratch themselves.
     const bool ran = which == 0 ? f->conv2d_q(c.p, c.x.in(), c.w.data(), c.wq(), got.out(), scratch.data() + 1)
                                 : f->dwconv_q(c.p, c.x.in(), c.w.data(), c.wq(), got.out(), scratch.data() + 1);
+    if (which == 1 && dw_needs_int64(c)) {
+      // The depthwise path requantizes in int32 lanes only: it declines such a layer, and the
+      // public entry point runs it on the GEMM path.
+      ASSERT_FALSE(ran) << what;
+      IsaScope avx2(k::Isa::kAvx2);
+      std::vector<uint8_t> s2(k::conv2d_q_scratch_size(c.p, c.x.bits, c.w.bits));
+      k::conv2d_q(c.p, c.x.in(), c.w.data(), c.wq(), got.out(), s2.data());
+      EXPECT_SAME_Q(got, want, what + " (declined by the depthwise path)");
+      ++checked_;
+      return;
+    }
     ASSERT_TRUE(ran) << what;
     EXPECT_SAME_Q(got, want, what);
     ++checked_;
+  }
+  /// Whether a depthwise case has a channel whose requantization does not fit int32 lanes:
+  /// s > 31, or the accumulator bound (taps * 2^14, 0 under acc32) plus |bias| >= 2^31.
+  static bool dw_needs_int64(const ConvCase& c) {
+    const int64_t bound = c.acc32 ? 0 : int64_t{c.p.kernel_h * c.p.kernel_w} << 14;
+    for (int ch = 0; ch < c.p.out_c; ++ch) {
+      const int s = c.x.fl + c.fl_w[c.fl_w.size() == 1 ? 0 : static_cast<size_t>(ch)] - c.y.fl;
+      const int64_t b = c.bias.empty() ? 0 : c.bias[static_cast<size_t>(ch)];
+      if (s > 31 || bound + (b < 0 ? -b : b) >= (int64_t{1} << 31)) return true;
+    }
+    return false;
   }
   int checked_ = 0;
 };
@@ -272,6 +294,28 @@ TEST_F(ConvAvx2, GemmMatchesReferenceOverChannelCounts) {
     g.stride_h = g.stride_w = 1 + ch % 2;
     const bool s16 = ch % 4 == 0;
     ConvCase c = make_case(rng, g, random_bits(rng, s16), random_bits(rng, s16 || ch % 5 == 0), random_bits(rng, ch % 3 == 0));
+    check(c, 0, describe(c));
+  }
+}
+
+TEST_F(ConvAvx2, GemmPointwisePacksStraightFromTheInput) {
+  // 1x1, stride 1, no padding: the GEMM packs pixel tiles straight from x (no padded planes).
+  // Pixel counts 1..80 (every tail of the 16-pixel blocks, the last block of the tensor
+  // partial), odd and even input channel counts (an odd last channel pairs with itself),
+  // groups, batch 2, every int8 / int16 mix.
+  Rng rng(28);
+  for (int iter = 0; iter < 160; ++iter) {
+    k::Conv2dParams g;
+    g.n = uniform(rng, 1, 2);
+    g.groups = iter % 5 == 0 ? uniform(rng, 2, 3) : 1;
+    g.in_c = g.groups * uniform(rng, 1, 40);
+    g.out_c = g.groups * uniform(rng, 1, 20);
+    g.in_h = iter % 2 ? 1 : uniform(rng, 1, 9);
+    g.in_w = iter % 2 ? iter / 2 + 1 : uniform(rng, 1, 9);
+    g.kernel_h = g.kernel_w = 1;
+    const int combo = iter % 4;  // s8 x s8, s16 x s16, s8 x s16, s16 x s8
+    ConvCase c = make_case(rng, g, random_bits(rng, combo == 1 || combo == 3), random_bits(rng, combo == 1 || combo == 2),
+                           random_bits(rng, uniform(rng, 0, 1)));
     check(c, 0, describe(c));
   }
 }
@@ -344,6 +388,39 @@ TEST_F(ConvAvx2, DepthwiseMatchesReference) {
     check(c, 1, describe(c));
   }
   EXPECT_GT(checked_, 200);
+}
+
+TEST_F(ConvAvx2, DepthwiseNarrowPlanesTwoRowsPerVector) {
+  // Output width <= 8 runs two output rows per vector, and full-width stores that spill into
+  // outputs written later: every width 1..8, odd and even heights, batch 1 / 2, stride 1 / 2,
+  // pads, 3x3 and 5x5; the outputs must match the reference and nothing past the tensor may be
+  // written (a canary tail after the output).
+  Rng rng(27);
+  int narrow = 0;
+  for (int iter = 0; iter < 600; ++iter) {
+    k::Conv2dParams g;
+    g.n = uniform(rng, 1, 2);
+    g.in_c = g.groups = uniform(rng, 1, 20);
+    g.out_c = g.in_c * (iter % 5 == 0 ? 2 : 1);
+    g.kernel_h = g.kernel_w = iter % 4 == 0 ? 5 : 3;
+    g.stride_h = g.stride_w = uniform(rng, 1, 2);
+    g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = uniform(rng, 0, 2);
+    g.in_w = uniform(rng, 1, 16), g.in_h = uniform(rng, 1, 12);
+    if (!has_output(g)) continue;
+    ConvCase c = make_case(rng, g, uniform(rng, 2, 8), uniform(rng, 2, 8), random_bits(rng, uniform(rng, 0, 1)));
+    if (c.p.out_w > 8 || dw_needs_int64(c)) continue;  // the declined cases: check() above
+    const QBuf want = run_ref(c);
+    const k::FastPaths* f = k::cpu_fast_paths();
+    std::vector<uint8_t> scratch(f->dwconv_q_scratch(c.p, c.x.bits, c.w.bits));
+    const size_t count = c.out_count();
+    QBuf got(c.y.bits, c.y.fl, count + 32);
+    for (size_t i = 0; i < count + 32; ++i) got.set(i, 1);
+    ASSERT_TRUE(f->dwconv_q(c.p, c.x.in(), c.w.data(), c.wq(), got.out(), scratch.data()));
+    for (size_t i = 0; i < count; ++i) ASSERT_EQ(got.get(i), want.get(i)) << describe(c) << " element " << i;
+    for (size_t i = count; i < count + 32; ++i) ASSERT_EQ(got.get(i), 1) << describe(c) << " wrote past the end";
+    ++narrow;
+  }
+  EXPECT_GT(narrow, 200);
 }
 
 TEST_F(ConvAvx2, DepthwiseDeclinesInt16AndDispatchFallsBack) {

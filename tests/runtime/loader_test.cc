@@ -511,5 +511,46 @@ TEST(Loader, FalseAcc32ClaimIsRefused) {
   EXPECT_TRUE(load(t.build(), m).ok());
 }
 
+
+// --- Regressions of the fuzzing work (fuzz/shr_loader_fuzzer.cc, docs/fuzzing.md) -------------
+
+/// The tiny model with conv pads `pad` and stride `stride` on both axes and a [2, 3, 3] conv
+/// output (Flatten [18], Linear weight [3, 18]).
+TinyShr tiny_with_conv_window(uint32_t pad, uint32_t stride) {
+  TinyShr t;
+  t.indices.assign(3 * 18, 1);
+  t.patch = [pad, stride](TinyShr::Records& r) {
+    for (uint32_t& p : r.ops[1].pads) p = pad;
+    r.ops[1].stride[0] = r.ops[1].stride[1] = stride;
+    r.tensors[4].dims[1] = r.tensors[4].dims[2] = 3;
+    r.tensors[5].dims[0] = 18;
+    r.tensors[6].dims[1] = 18;
+  };
+  return t;
+}
+
+TEST(LoaderFuzzRegression, WindowPositionsPastInt32AreRefused) {
+  // Pads and stride 2^31 - 1 give a 3x3 output whose last window starts at 2 * stride - pad,
+  // past INT32_MAX in the kernels' int arithmetic: replayed by the fuzz target, UBSan reported a
+  // signed overflow in im2col_row (the same sum is in for_each_tap and the pooling windows).
+  const TinyShr bad = tiny_with_conv_window(0x7FFFFFFFu, 0x7FFFFFFFu);
+  Model m;
+  expect_status(load(bad.build(), m), SHRINK_RT_CORRUPT_MODEL,
+                "input 4 + pads 2147483647 + 2147483647 + stride 2147483647 along axis 1 exceed 2^31 - 1");
+  // At the limit (4 + 2 * 715827881 + 715827881 = 2^31 - 1) the model loads and runs: the middle
+  // window row starts at stride - pad = 0.
+  const TinyShr edge = tiny_with_conv_window(715827881u, 715827881u);
+  const std::vector<uint8_t> bytes = edge.build();
+  shrink_rt_model* cm = nullptr;
+  char err[256] = "";
+  ASSERT_EQ(shrink_rt_load(bytes.data(), bytes.size(), &cm, err, sizeof err), SHRINK_RT_OK) << err;
+  std::vector<uint8_t> arena(shrink_rt_arena_size(cm));
+  std::vector<float> x(16, 1.0f), y(3);
+  ASSERT_EQ(shrink_rt_set_input_f32(cm, arena.data(), arena.size(), 0, x.data(), x.size()), SHRINK_RT_OK);
+  EXPECT_EQ(shrink_rt_run(cm, arena.data(), arena.size()), SHRINK_RT_OK);
+  EXPECT_EQ(shrink_rt_get_output_f32(cm, arena.data(), 0, y.data(), y.size()), SHRINK_RT_OK);
+  shrink_rt_free(cm);
+}
+
 }  // namespace
 }  // namespace shrink::rt

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds the clang fuzz project (fuzz/: libFuzzer + ASan + UBSan), writes the seed corpus and
+# runs the .shr loader fuzzer. Fails (exit 1) when the fuzzer finds a crash, a sanitizer report
+# or a timeout; exits 77 (skipped) when clang++ or its libFuzzer runtime is missing.
+#
+#   scripts/fuzz.sh [--build DIR] [--seconds N]   # fuzz for N seconds (default 300), as `make fuzz`
+#   scripts/fuzz.sh --smoke [--build DIR]          # CI: 30 s of fuzzing, then replays the seeds,
+#                                                  # every truncation of a seed and 3000 bit flips
+# The corpus grows in DIR/corpus (kept between runs); crashing inputs land in DIR/artifacts.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="$root/build-fuzz"
+seconds=300
+smoke=0
+jobs=2
+while (($#)); do
+  case "$1" in
+    --smoke) smoke=1; seconds=30; shift ;;
+    --build) build="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    *) echo "fuzz.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+build="$(mkdir -p "$build" && cd "$build" && pwd)"
+
+# clang++ with a working libFuzzer runtime (Debian: the `clang` package), else skip.
+cxx="${FUZZ_CXX:-clang++}"
+cc="${FUZZ_CC:-$(echo "$cxx" | sed "s/clang++/clang/")}"
+if ! command -v "$cxx" >/dev/null 2>&1; then
+  echo "fuzz.sh: SKIPPED: $cxx not found (install the clang package: make deps)"
+  exit 77
+fi
+probe="$build/probe"
+mkdir -p "$probe"
+printf '#include <cstdint>\n#include <cstddef>\nextern "C" int LLVMFuzzerTestOneInput(const uint8_t*, size_t) { return 0; }\n' \
+  > "$probe/probe.cc"
+if ! "$cxx" -fsanitize=fuzzer,address,undefined "$probe/probe.cc" -o "$probe/probe" > "$probe/log" 2>&1; then
+  echo "fuzz.sh: SKIPPED: $cxx cannot link -fsanitize=fuzzer,address,undefined (libFuzzer runtime missing):"
+  head -3 "$probe/log"
+  exit 77
+fi
+
+start=$(date +%s)
+if [[ ! -f "$build/build.ninja" ]]; then
+  CC="$cc" CXX="$cxx" cmake -S "$root/fuzz" -B "$build" -G Ninja > "$build/configure.log" 2>&1 ||
+    { cat "$build/configure.log"; exit 1; }
+fi
+cmake --build "$build" -j "$jobs" > "$build/build.log" 2>&1 || { tail -40 "$build/build.log"; exit 1; }
+echo "fuzz.sh: built in $(( $(date +%s) - start )) s"
+
+seeds="$build/seeds"
+corpus="$build/corpus"
+rm -rf "$seeds"
+mkdir -p "$seeds" "$corpus" "$build/artifacts"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+if ((smoke)); then
+  mutations="$build/mutations"
+  rm -rf "$mutations"
+  mkdir -p "$mutations"
+  "$build/make_corpus" "$seeds" --mutations "$mutations" --flips 3000
+else
+  "$build/make_corpus" "$seeds"
+fi
+
+fuzzer=("$build/shr_loader_fuzzer" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -dict="$root/fuzz/shr.dict"
+        -artifact_prefix="$build/artifacts/" -print_final_stats=1)
+log="$build/fuzz.log"
+# New inputs go to the first folder (corpus); the seeds are read from the second.
+if ! "${fuzzer[@]}" -max_total_time="$seconds" "$corpus" "$seeds" > "$log" 2>&1; then
+  grep -E "ERROR|runtime error|SUMMARY|Test unit written|==[0-9]+==" "$log" | head -40 || true
+  echo "fuzz.sh: FAILED: the fuzzer found a crash (full log: $log, inputs in $build/artifacts)"
+  exit 1
+fi
+grep -E "stat::number_of_executed_units|stat::new_units_added|stat::average_exec_per_sec" "$log" | sed 's/^/fuzz.sh: /' || true
+
+if ((smoke)); then
+  # Replay (no mutation): the seeds, every truncation of one seed and the single-bit flips.
+  replay="$build/replay.log"
+  if ! "${fuzzer[@]}" -runs=0 "$seeds" "$mutations" > "$replay" 2>&1; then
+    grep -E "ERROR|runtime error|SUMMARY|Test unit written|==[0-9]+==" "$replay" | head -40 || true
+    echo "fuzz.sh: FAILED: a truncated or bit-flipped seed crashed (full log: $replay)"
+    exit 1
+  fi
+  echo "fuzz.sh: replayed $(ls "$seeds" | wc -l) seeds and $(ls "$mutations" | wc -l) truncations / bit flips"
+fi
+echo "fuzz.sh: OK in $(( $(date +%s) - start )) s"
