@@ -12,6 +12,9 @@
 //   Op hooks replace a node's op; the first one returning a defined tensor wins.
 // - Ops run in the dtype they receive: the input is float32 unless passed as float64 (hooks may
 //   turn the input and the weights into float64 for exact simulation).
+// - Pruning masks are part of the model: a node's "weight_mask" (same shape as "weight")
+//   multiplies the weight before the weight hooks (and sync_to_graph stores masked weights as
+//   zeros); a node's "out_mask" ({C}) multiplies its output along dim 1 before the output hooks.
 // - Padding pads = {top, left, bottom, right}. Symmetric pads go to the torch op; asymmetric
 //   ones are applied first with F::pad (zeros for conv and average pooling, -inf for max
 //   pooling). Average pooling divides by the cells counted under `count_include_pad`, where
@@ -186,6 +189,12 @@ ir::Graph& Executor::sync_to_graph() {
     auto it = tensors_.find(n.name);
     if (it == tensors_.end()) continue;
     for (const auto& [key, t] : it->second) n.tensors[key] = from_torch(t);
+    // Pruned weights are stored as zeros (whatever the optimizer did to the hidden values).
+    if (const ir::Tensor* m = n.tensor(kWeightMask); m && n.tensor("weight")) {
+      ir::Tensor& w = *n.tensor("weight");
+      if (m->shape == w.shape)
+        for (int64_t i = 0; i < w.numel(); ++i) w.at(i) *= m->at(i);
+    }
   }
   return graph_;
 }
@@ -285,6 +294,12 @@ std::map<std::string, torch::Tensor> Executor::run_graph(std::map<std::string, t
       if (y.defined()) break;
     }
     if (!y.defined()) y = run_node(n, in);
+    if (n.tensor(kOutMask)) {  // structured pruning before thinning: removed channels read as 0
+      torch::Tensor m = tensor(n.name, kOutMask).to(y.dtype());
+      std::vector<int64_t> shape(static_cast<size_t>(y.dim()), 1);
+      shape[1] = m.numel();
+      y = y * m.view(shape);
+    }
     for (const auto& h : hooks_)
       if (h.hooks.output && (h.node.empty() || h.node == n.name)) y = h.hooks.output(n, y);
     values[n.name] = y;
@@ -310,6 +325,8 @@ torch::Tensor Executor::run_node(const ir::Node& n, const std::vector<torch::Ten
       return {};
     }
     torch::Tensor t = tensor(n.name, key);
+    if (key == "weight" && n.tensor(kWeightMask))  // unstructured pruning: masked weights read as 0
+      t = t * tensor(n.name, kWeightMask).to(t.dtype());
     for (const auto& h : hooks_)
       if (h.hooks.weight && (h.node.empty() || h.node == n.name)) t = h.hooks.weight(n, key, t);
     return t;

@@ -39,6 +39,12 @@ struct NodeHooks {
   std::function<torch::Tensor(const ir::Node&, const std::vector<torch::Tensor>& inputs)> op;
 };
 
+/// Tensor keys of pruning masks (prune/): a 0/1 "weight_mask" of the weight's shape, enforced on
+/// every use of the weight (training cannot revive a pruned weight), and a 0/1 "out_mask" {C}
+/// that zeroes output channels (structured pruning before the channels are physically removed).
+inline constexpr const char* kWeightMask = "weight_mask";
+inline constexpr const char* kOutMask = "out_mask";
+
 class Executor {
  public:
   /// Takes the graph (shapes are inferred if missing) and creates one torch tensor per IR

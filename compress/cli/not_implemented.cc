@@ -22,10 +22,6 @@ int not_implemented(int argc, char** argv, const char* usage, const char* what, 
 
 }  // namespace
 
-int cmd_prune(int argc, char** argv) {
-  return not_implemented(argc, argv, "m.h5 --data DATASET --method magnitude|l1|apoz|... [--sparsity S | --ratio R] -o p.h5",
-                         "Unstructured and structured pruning.", 5);
-}
 int cmd_shunt(int argc, char** argv) {
   return not_implemented(argc, argv, "m.h5 --data DATASET (--kq-only | --blocks I-J --arch NAME | --auto) -o s.h5",
                          "Knowledge-Quotient-guided shunt connections.", 6);
