@@ -309,40 +309,15 @@ void register_builtin_stages(Registry& reg) {
     s.name = "finetune";
     s.description = "fine-tune the current model, optionally distilling from a teacher";
     s.options = train_option_specs(default_finetune_options());
-    s.options.push_back(
-        {"distill", OptType::Map, "(none)",
-         "knowledge distillation: loss = CE + alpha * T^2 * KL(teacher || student) at temperature T",
-         {{"teacher", OptType::String, "original",
-           "'original' (the model as loaded or last trained, before compression stages) or a .h5 file", {}},
-          {"temperature", OptType::Float, "5", "softmax temperature T (> 0)", {}},
-          {"alpha", OptType::Float, "2", "weight of the distillation term (>= 0)", {}}}});
+    s.options.push_back(distill_option_spec());
     s.check = [check_train](const StageArgs& a) {
       check_train(a, default_finetune_options());
-      StageArgs d = a.sub("distill");
-      if (d.get_float("temperature", 5) <= 0) d.fail("temperature", "must be > 0");
-      if (d.get_float("alpha", 2) < 0) d.fail("alpha", "must be >= 0");
-      if (d.get_string("teacher", "original").empty()) d.fail("teacher", "must be 'original' or a .h5 file");
+      check_distill(a);
     };
     s.run = [](StageContext& ctx, const StageArgs& a) {
       TrainOptions o = read_train_options(a, default_finetune_options());
       o.seed = ctx.recipe.seed;
-      std::unique_ptr<Executor> teacher;
-      if (a.has("distill")) {
-        StageArgs d = a.sub("distill");
-        std::string t = d.get_string("teacher", "original");
-        if (t == "original") {
-          teacher = std::make_unique<Executor>(*ctx.original);
-        } else {
-          std::string p = ctx.recipe.resolve(t);
-          if (!fs::exists(p)) d.fail("teacher", "no such file: " + p);
-          teacher = std::make_unique<Executor>(ir::load_model(p));
-        }
-        teacher->set_training(false);
-        o.teacher = teacher.get();
-        o.temperature = d.get_float("temperature", 5);
-        o.alpha = d.get_float("alpha", 2);
-        ctx.extra["teacher"] = t;
-      }
+      std::unique_ptr<Executor> teacher = make_teacher(ctx, a, o);
       const ir::Dataset& train_set = ctx.data.get(ir::Split::Train, o.limit);
       const ir::Dataset& val = ctx.data.get(ir::Split::Val, ctx.recipe.val_limit);
       auto m = make_model_executor(ctx.model, ExecutorPurpose::Train);  // e.g. quantization-aware
@@ -538,6 +513,42 @@ void StageArgs::fail(const std::string& key, const std::string& message) const {
 // ---- training options ---------------------------------------------------------------------
 
 TrainOptions default_train_options() { return TrainOptions{}; }
+
+OptionSpec distill_option_spec() {
+  return {"distill", OptType::Map, "(none)",
+          "knowledge distillation: loss = CE + alpha * T^2 * KL(teacher || student) at temperature T",
+          {{"teacher", OptType::String, "original",
+            "'original' (the model as loaded or last trained, before compression stages) or a .h5 file", {}},
+           {"temperature", OptType::Float, "5", "softmax temperature T (> 0)", {}},
+           {"alpha", OptType::Float, "2", "weight of the distillation term (>= 0)", {}}}};
+}
+
+void check_distill(const StageArgs& a) {
+  StageArgs d = a.sub("distill");
+  if (d.get_float("temperature", 5) <= 0) d.fail("temperature", "must be > 0");
+  if (d.get_float("alpha", 2) < 0) d.fail("alpha", "must be >= 0");
+  if (d.get_string("teacher", "original").empty()) d.fail("teacher", "must be 'original' or a .h5 file");
+}
+
+std::unique_ptr<Executor> make_teacher(StageContext& ctx, const StageArgs& a, TrainOptions& o) {
+  if (!a.has("distill")) return nullptr;
+  StageArgs d = a.sub("distill");
+  std::string t = d.get_string("teacher", "original");
+  std::unique_ptr<Executor> teacher;
+  if (t == "original") {
+    teacher = std::make_unique<Executor>(*ctx.original);
+  } else {
+    std::string p = ctx.recipe.resolve(t);
+    if (!fs::exists(p)) d.fail("teacher", "no such file: " + p);
+    teacher = std::make_unique<Executor>(ir::load_model(p));
+  }
+  teacher->set_training(false);
+  o.teacher = teacher.get();
+  o.temperature = d.get_float("temperature", 5);
+  o.alpha = d.get_float("alpha", 2);
+  ctx.extra["teacher"] = t;
+  return teacher;
+}
 
 TrainOptions default_finetune_options() {
   TrainOptions o;

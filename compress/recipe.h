@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -86,6 +87,13 @@ std::vector<OptionSpec> train_option_specs(const TrainOptions& defaults);
 /// e.g. "batch_size"; the CLI maps it to its flag). fail must throw.
 void check_train_options(const TrainOptions& o,
                          const std::function<void(const std::string& key, const std::string& msg)>& fail);
+/// The `distill` map of stages that fine-tune ({teacher: original | FILE, temperature, alpha}),
+/// its checks, and the teacher it names (nullptr without `distill`; sets o.teacher,
+/// o.temperature, o.alpha and ctx.extra["teacher"]). Keep the executor alive while training.
+struct StageContext;
+OptionSpec distill_option_spec();
+void check_distill(const StageArgs& a);
+std::unique_ptr<Executor> make_teacher(StageContext& ctx, const StageArgs& a, TrainOptions& o);
 /// Defaults of the `train` command / stage and of `finetune` (smaller lr, 1 epoch).
 TrainOptions default_train_options();
 TrainOptions default_finetune_options();

@@ -39,6 +39,13 @@ std::string thousands(int64_t v) {
   return (v < 0 ? "-" : "") + out;
 }
 
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
 std::string html_escape(const std::string& s) {
   std::string o;
   o.reserve(s.size());

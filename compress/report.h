@@ -74,6 +74,9 @@ std::string html_escape(const std::string& s);
 std::string format_double(const char* printf_format, double v);
 /// Digits grouped by thousands: 1234567 -> "1,234,567".
 std::string thousands(int64_t v);
+/// A CSV field (RFC 4180): as is, or double-quoted with quotes doubled when it holds a comma,
+/// a quote or a line break.
+std::string csv_field(const std::string& s);
 /// "512 B", "1.5 KiB", "2.00 MiB".
 std::string human_bytes(int64_t b);
 /// An inline SVG vertical bar chart; values in [0, vmax], negative values drawn as "n/a".

@@ -61,7 +61,7 @@ std::map<std::string, double> magnitude_levels(const ir::Graph& g, const PruneOp
   std::map<std::string, double> levels;
   if (o.layers.empty()) {
     for (const ir::Node& n : g.nodes)
-      if (is_layer(n)) levels[n.name] = o.sparsity;
+      if (is_layer(n)) levels[n.name] = o.sparsity.value_or(0.0);
     return levels;
   }
   for (const auto& [name, level] : o.layers) {
@@ -120,11 +120,11 @@ void check_options(const PruneOptions& o, const std::function<void(const std::st
     fail("method", "unknown method '" + o.method + "' (known: " + list + ")");
   }
   if (o.layers.empty()) {
-    if (o.method == "magnitude" && o.sparsity < 0) fail("sparsity", "is needed by method magnitude (or a per-layer config)");
-    if (structured && o.ratio < 0) fail("ratio", "is needed by method " + o.method + " (or a per-layer config)");
+    if (o.method == "magnitude" && !o.sparsity) fail("sparsity", "is needed by method magnitude (or a per-layer config)");
+    if (structured && !o.ratio) fail("ratio", "is needed by method " + o.method + " (or a per-layer config)");
   }
-  if (o.sparsity >= 0 || o.method == "magnitude") check_level(o.sparsity < 0 ? 0 : o.sparsity, "sparsity", fail);
-  if (o.ratio >= 0 || structured) check_level(o.ratio < 0 ? 0 : o.ratio, "ratio", fail);
+  if (o.sparsity) check_level(*o.sparsity, "sparsity", fail);
+  if (o.ratio) check_level(*o.ratio, "ratio", fail);
   for (const auto& [name, v] : o.layers) check_level(v, "layers." + name, fail);
   if (o.schedule != "oneshot" && o.schedule != "iterative" && o.schedule != "agp")
     fail("schedule", "must be oneshot, iterative or agp, got '" + o.schedule + "'");
@@ -188,7 +188,7 @@ ir::Graph prune_model(const ir::Graph& in, const PruneOptions& o, const PruneDat
   std::map<std::string, double> ratios;
   if (o.layers.empty()) {
     for (const ChannelGroup& grp : a.groups)
-      if (grp.prunable) ratios[grp.name] = o.ratio;
+      if (grp.prunable) ratios[grp.name] = o.ratio.value_or(0.0);
   } else {
     for (const auto& [name, r] : o.layers) {
       const ChannelGroup& grp = a.groups[static_cast<size_t>(a.find(name))];

@@ -9,6 +9,7 @@
 //   ir::Graph sparse = prune::prune_model(g, o, {.train = &train_set, .val = &val});
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,8 @@ namespace shrink::prune {
 
 struct PruneOptions {
   std::string method = "magnitude";    ///< magnitude | one of structured_methods()
-  double sparsity = -1;                ///< magnitude: fraction of weights removed, [0, 1)
-  double ratio = -1;                   ///< structured: fraction of channels removed, [0, 1)
+  std::optional<double> sparsity;      ///< magnitude: fraction of weights removed, [0, 1)
+  std::optional<double> ratio;         ///< structured: fraction of channels removed, [0, 1)
   /// Per layer (magnitude: Conv2d / Linear names) or per channel group (structured: the group's
   /// first producer) levels; when set, only these are pruned. Empty: every layer / prunable group
   /// at `sparsity` / `ratio`.

@@ -9,6 +9,7 @@
 
 #include "compress/cli/common.h"
 #include "compress/ir/error.h"
+#include "prune/register.h"
 #include "quantize/register.h"
 
 namespace {
@@ -67,6 +68,7 @@ int dispatch(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     shrink::quant::register_all();  // executor setup "quant" and the recipe stage `quantize`
+    shrink::prune::register_all();  // the recipe stage `prune`
     return dispatch(argc, argv);
   } catch (const shrink::Error& e) {
     std::cerr << "shrink: " << one_line(e.what()) << std::endl;

@@ -1,17 +1,22 @@
 // shrink sweep: quantization sensitivity (Layer Analysis) per layer x target x method x width
 // on the val split, optionally followed by the mixed-precision exploration (--explore).
 // Points are journalled to DIR/points.jsonl as they finish, so --resume skips them.
+// With pruning methods (magnitude, the structured criteria) it is the pruning sensitivity sweep
+// instead: each layer alone pruned at each of --levels (prune/sweep.h).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include "compress/cli/common.h"
 #include "compress/ir/dataset.h"
 #include "compress/ir/error.h"
 #include "compress/ir/fileio.h"
+#include "prune/sweep.h"
 #include "quantize/sweep.h"
 
 namespace shrink::cli {
@@ -26,22 +31,27 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-std::vector<int> int_list(const std::string& s, const char* flag) {
-  std::vector<int> out;
+/// Comma-separated numbers: int_list / double_list; BadInput naming the flag otherwise.
+template <typename T>
+std::vector<T> number_list(const std::string& s, const char* flag, const char* what) {
+  std::vector<T> out;
   for (const auto& item : split_list(s)) {
     size_t used = 0;
-    int v = 0;
+    T v{};
     try {
-      v = std::stoi(item, &used);
+      if constexpr (std::is_same_v<T, int>) v = std::stoi(item, &used);
+      else v = std::stod(item, &used);
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != item.size() || item.empty()) throw BadInput("--", flag, " ", s, ": expected integers separated by commas");
+    if (used != item.size() || item.empty()) throw BadInput("--", flag, " ", s, ": expected ", what, " separated by commas");
     out.push_back(v);
   }
-  if (out.empty()) throw BadInput("--", flag, " ", s, ": expected at least one integer");
+  if (out.empty()) throw BadInput("--", flag, " ", s, ": expected at least one number");
   return out;
 }
+
+std::vector<int> int_list(const std::string& s, const char* flag) { return number_list<int>(s, flag, "integers"); }
 
 /// FNV-1a of the model file: a resumed sweep must be of the same model.
 std::string fingerprint(const std::string& path) {
@@ -53,21 +63,90 @@ std::string fingerprint(const std::string& path) {
   return buf;
 }
 
+/// True for pruning methods only, false for quantization methods only; BadInput for an unknown
+/// method or a mix of both kinds.
+bool is_pruning_sweep(const std::vector<std::string>& methods) {
+  const std::vector<std::string> quant = {"fixed", "kmeans"}, pruning = prune::sweep_methods();
+  auto in = [](const std::vector<std::string>& v, const std::string& m) { return std::find(v.begin(), v.end(), m) != v.end(); };
+  auto names = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& m : v) s += (s.empty() ? "" : ", ") + m;
+    return s;
+  };
+  if (methods.empty()) throw BadInput("--methods: expected at least one method");
+  bool any_quant = false, any_pruning = false;
+  for (const auto& m : methods) {
+    if (!in(quant, m) && !in(pruning, m))
+      throw BadInput("--methods ", m, ": unknown method (quantization: ", names(quant), "; pruning: ", names(pruning), ")");
+    any_quant |= in(quant, m);
+    any_pruning |= in(pruning, m);
+  }
+  if (any_quant && any_pruning)
+    throw BadInput("--methods: do not mix quantization (", names(quant), ") and pruning (", names(pruning),
+                   ") methods in one sweep");
+  return any_pruning;
+}
+
+/// The pruning sensitivity sweep: DIR/report.json, report.csv, report.html.
+int prune_sweep(const cxxopts::ParseResult& r, const std::string& in, const std::string& data,
+                const std::string& data_dir, const std::string& dir, const std::vector<std::string>& methods) {
+  prune::SweepOptions o;
+  o.methods = methods;
+  if (r.count("levels")) o.levels = number_list<double>(r["levels"].as<std::string>(), "levels", "numbers");
+  o.seed = seed(r);
+  o.progress = stderr_is_tty();
+  int threads = r.count("threads") ? r["threads"].as<int>() : 0;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.workers = r.count("workers") ? r["workers"].as<int>() : threads;
+  prune::check_sweep_options(o);
+  const int64_t limit = r["limit"].as<int64_t>();
+  if (limit == 0 || limit < -1) throw BadInput("--limit ", limit, ": expected a positive number of images or -1 (all)");
+  const int64_t samples = r.count("samples") ? r["samples"].as<int64_t>() : (limit > 0 ? std::min<int64_t>(1000, limit) : 1000);
+  if (samples < 1) throw BadInput("--samples ", samples, ": expected >= 1 images");
+
+  const ir::Graph g = load_model_file(in);
+  const ir::Dataset val = ir::load_dataset(data, ir::Split::Val, limit, data_dir);
+  const ir::Dataset rank = ir::load_dataset(data, ir::Split::Val, samples, data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) throw BadInput("-o ", dir, ": cannot create the folder");
+
+  const prune::SweepResult s = prune::sweep_pruning(g, val, &rank, o);
+  prune::write_sweep_report(dir, s);
+  double per_point = 0;
+  for (const auto& rec : s.records) per_point += rec.seconds;
+  std::printf("pruning sweep of %s: %zu records on %lld val images (unpruned accuracy %.4f), %.1f s, %.3f s per point\n",
+              g.meta.name.c_str(), s.records.size(), static_cast<long long>(s.images), s.baseline.accuracy, s.seconds,
+              s.records.empty() ? 0.0 : per_point / static_cast<double>(s.records.size()));
+  std::printf("report: %s/report.html\n", dir.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int cmd_sweep(int argc, char** argv) {
   auto opts = make_options(
       "sweep",
       "m.h5 --data DATASET [--targets weights,activations] [--methods fixed,kmeans] [--bits 2,4,6,8,12,16] "
-      "[--limit N] [--workers N] [--resume] [--explore --max-drop 0.01] -o DIR/",
+      "[--limit N] [--workers N] [--resume] [--explore --max-drop 0.01] -o DIR/\n"
+      "  shrink sweep m.h5 --data DATASET --methods l1,magnitude,... [--levels 0.1,0.5] [--limit N] "
+      "[--samples N] [--workers N] -o DIR/",
       "Quantization sensitivity sweep (docs/quantization.md): each conv / linear layer's weights or output "
       "activations alone quantized at each width, accuracy, loss and SQNR measured on the val split. Writes "
       "DIR/report.json, report.csv, report.html. --explore then searches the smallest mixed-precision "
-      "configuration within --max-drop of fp32 and writes DIR/mixed_precision.yaml for quantize --config.");
+      "configuration within --max-drop of fp32 and writes DIR/mixed_precision.yaml for quantize --config. "
+      "With pruning methods (magnitude, random, mean-activation, entropy, scaled-entropy, l1, apoz, "
+      "sensitivity) it is the pruning sensitivity sweep (docs/pruning.md): each layer / channel group alone "
+      "pruned at each level, the same three report files.");
   add_data_options(opts);
   opts.add_options()("o,output", "output folder (created if missing)", cxxopts::value<std::string>())(
       "targets", "weights,activations", cxxopts::value<std::string>()->default_value("weights,activations"))(
-      "methods", "fixed,kmeans", cxxopts::value<std::string>()->default_value("fixed,kmeans"))(
+      "methods", "fixed,kmeans (quantization) or pruning methods: magnitude, random, mean-activation, entropy, "
+      "scaled-entropy, l1, apoz, sensitivity", cxxopts::value<std::string>()->default_value("fixed,kmeans"))(
+      "levels", "pruning: levels in [0, 1) (default structured 0.1,...,0.9; magnitude 0.5,0.6,0.7,0.8,0.9,0.95,0.98)",
+      cxxopts::value<std::string>())(
+      "samples", "pruning: val images ranking channels for the activation criteria (default 1000, at most --limit)",
+      cxxopts::value<int64_t>())(
       "bits", "widths (fixed: 2..16, default 2,4,6,8,12,16; kmeans: index bits 1..8, default 1,2,3,4,5,6,8)",
       cxxopts::value<std::string>())(
       "kmeans-bits", "kmeans index bits when they differ from --bits", cxxopts::value<std::string>())(
@@ -90,10 +169,19 @@ int cmd_sweep(int argc, char** argv) {
   std::string data = required(*r, "data", "sweep", "--data DATASET");
   std::string dir = required(*r, "output", "sweep", "-o DIR/ (the report folder)");
   std::string data_dir = (*r)["data-dir"].as<std::string>();
+  const std::vector<std::string> methods = split_list((*r)["methods"].as<std::string>());
+  if (is_pruning_sweep(methods)) {
+    for (const char* flag : {"targets", "bits", "kmeans-bits", "layers", "calibration", "method", "centroid-bits",
+                             "kmeans-init", "no-cache", "resume", "explore", "max-drop", "objective"})
+      if (r->count(flag)) throw BadInput("--", flag, " applies to quantization sweeps (fixed, kmeans), not to pruning methods");
+    return prune_sweep(*r, in, data, data_dir, dir, methods);
+  }
+  for (const char* flag : {"levels", "samples"})
+    if (r->count(flag)) throw BadInput("--", flag, " applies to pruning sweeps (--methods magnitude, l1, ...)");
 
   quant::SweepOptions o;
   o.targets = split_list((*r)["targets"].as<std::string>());
-  o.methods = split_list((*r)["methods"].as<std::string>());
+  o.methods = methods;
   if (r->count("bits")) o.fixed_bits = o.kmeans_bits = int_list((*r)["bits"].as<std::string>(), "bits");
   if (r->count("kmeans-bits")) o.kmeans_bits = int_list((*r)["kmeans-bits"].as<std::string>(), "kmeans-bits");
   if (r->count("layers")) o.layers = split_list((*r)["layers"].as<std::string>());
