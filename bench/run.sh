@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 mkdir -p bench/out
 bench/train_lenet5.sh
 bench/sweep_lenet5.sh
+bench/compare.sh
