@@ -308,6 +308,9 @@ H5Handle make_group(hid_t parent, const std::string& name, const std::string& pa
   return g;
 }
 
+/// "weight_mask", "out_mask": 0 / 1 tensors of pruning.
+bool is_mask_key(const std::string& key) { return key.size() > 5 && key.compare(key.size() - 5, 5, "_mask") == 0; }
+
 void write_tensor(hid_t group, const std::string& key, const Tensor& t, const Node& n, const std::string& path) {
   if (static_cast<int64_t>(t.data.size()) != numel(t.shape))
     throw InternalError("node '", n.name, "' tensor '", key, "': ", t.data.size(), " values for shape ",
@@ -316,12 +319,21 @@ void write_tensor(hid_t group, const std::string& key, const Tensor& t, const No
   H5Handle space(dims.empty() ? H5Screate(H5S_SCALAR)
                               : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
                  H5Sclose);
-  H5Handle ds(H5Dcreate2(group, link_name(key).c_str(), H5T_IEEE_F32LE, space.get(), H5P_DEFAULT,
-                         H5P_DEFAULT, H5P_DEFAULT),
+  // Pruning masks (0 / 1) are stored as uint8: a quarter of the bytes of float32.
+  const bool mask = is_mask_key(key);
+  H5Handle ds(H5Dcreate2(group, link_name(key).c_str(), mask ? H5T_STD_U8LE : H5T_IEEE_F32LE, space.get(),
+                         H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
               H5Dclose);
   if (!ds.ok()) throw BadInput("cannot write ", path, ": HDF5 failed to create tensor ", n.name, "/", key);
-  if (!t.data.empty() && H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data.data()) < 0)
-    throw BadInput("cannot write ", path, ": HDF5 failed to write tensor ", n.name, "/", key);
+  herr_t st = 0;
+  if (mask && !t.data.empty()) {
+    std::vector<uint8_t> bits(t.data.size());
+    for (size_t i = 0; i < bits.size(); ++i) bits[i] = t.data[i] != 0.0f;
+    st = H5Dwrite(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data());
+  } else if (!t.data.empty()) {
+    st = H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data.data());
+  }
+  if (st < 0) throw BadInput("cannot write ", path, ": HDF5 failed to write tensor ", n.name, "/", key);
 }
 
 Tensor read_tensor(hid_t file, const TensorRef& ref, const std::string& path) {
@@ -335,8 +347,9 @@ Tensor read_tensor(hid_t file, const TensorRef& ref, const std::string& path) {
   H5Handle type(ds.ok() ? H5Dget_type(ds.get()) : -1, H5Tclose);
   H5Handle space(ds.ok() ? H5Dget_space(ds.get()) : -1, H5Sclose);
   if (!ds.ok() || !type.ok() || !space.ok()) throw BadInput(what, " cannot be opened");
-  if (H5Tget_class(type.get()) != H5T_FLOAT || H5Tget_size(type.get()) != 4)
-    throw BadInput(what, " must be float32");
+  const bool u8_mask = is_mask_key(ref.key) && H5Tget_class(type.get()) == H5T_INTEGER && H5Tget_size(type.get()) == 1;
+  if (!u8_mask && (H5Tget_class(type.get()) != H5T_FLOAT || H5Tget_size(type.get()) != 4))
+    throw BadInput(what, is_mask_key(ref.key) ? " must be uint8 or float32" : " must be float32");
   const int rank = H5Sget_simple_extent_ndims(space.get());
   std::vector<hsize_t> dims(rank > 0 ? rank : 0);
   if (rank < 0 || (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0))

@@ -213,6 +213,34 @@ TEST_F(ModelFileTest, LeNetRoundTripAndNoTempLeft) {
   EXPECT_EQ(back.param_count(), g.param_count());
 }
 
+// Pruning masks ("*_mask") are stored as uint8 and read back as the same 0 / 1 floats.
+TEST_F(ModelFileTest, MasksAreStoredAsUint8) {
+  Graph g = test::make_test_lenet5(7);
+  Tensor& w = *g.at("fc1").tensor("weight");
+  Tensor mask(w.shape);
+  for (int64_t i = 0; i < mask.numel(); ++i) mask.at(i) = i % 3 ? 1.0f : 0.0f;
+  g.at("fc1").tensors["weight_mask"] = mask;
+  const std::string plain = path("plain.h5"), masked = path("masked.h5");
+  save_model(test::make_test_lenet5(7), plain);
+  save_model(g, masked);
+  const Graph back = load_model(masked);
+  EXPECT_EQ(back.at("fc1").tensor("weight_mask")->data, mask.data);
+  // One byte per mask value, not four.
+  const auto extra = static_cast<int64_t>(fs::file_size(masked)) - static_cast<int64_t>(fs::file_size(plain));
+  EXPECT_GE(extra, mask.numel());
+  EXPECT_LT(extra, mask.numel() * 2);
+  hid_t f = H5Fopen(masked.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  hid_t ds = H5Dopen2(f, "/tensors/fc1/weight_mask", H5P_DEFAULT);
+  ASSERT_GE(ds, 0);
+  hid_t type = H5Dget_type(ds);
+  EXPECT_EQ(H5Tget_class(type), H5T_INTEGER);
+  EXPECT_EQ(H5Tget_size(type), 1u);
+  H5Tclose(type);
+  H5Dclose(ds);
+  H5Fclose(f);
+}
+
 TEST_F(ModelFileTest, LargeGraphAttribute) {
   Graph g = test::make_test_lenet5();
   json big = json::array();
