@@ -62,7 +62,7 @@ std::vector<ChannelRef> fixed(int64_t n) {
 /// flags: keep the whole dim).
 ir::Tensor slice01(const ir::Tensor& t, const std::vector<bool>& k0, const std::vector<bool>& k1) {
   const int64_t d0 = t.shape.at(0), d1 = t.shape.size() > 1 ? t.shape[1] : 1;
-  const int64_t rest = d0 * d1 ? t.numel() / (d0 * d1) : 0;
+  const int64_t rest = d0 * d1 != 0 ? t.numel() / (d0 * d1) : 0;
   auto keep0 = [&](int64_t i) { return k0.empty() || k0[static_cast<size_t>(i)]; };
   auto keep1 = [&](int64_t i) { return k1.empty() || k1[static_cast<size_t>(i)]; };
   ir::Shape shape = t.shape;
