@@ -288,14 +288,6 @@ void html_records(std::ostream& o, const SweepResult& s) {
   o << "</table>\n";
 }
 
-/// A CSV field, quoted when it holds a comma, a quote or a line break.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 std::string csv_number(double v) { return std::isfinite(v) ? format_double("%.10g", v) : ""; }
 
 /// A YAML mapping key: plain when it is a simple name, else double-quoted.
@@ -449,7 +441,7 @@ nlohmann::json sweep_report_json(const SweepResult& s, const ExploreResult* e) {
 std::string sweep_report_csv(const SweepResult& s) {
   std::string out = "layer,target,method,bits,il,fl,accuracy,loss,sqnr_db,seconds\n";
   for (const SweepRecord& r : s.records) {
-    out += csv_field(r.layer) + ',' + csv_field(r.target) + ',' + csv_field(r.method) + ',' + std::to_string(r.bits) +
+    out += report::csv_field(r.layer) + ',' + report::csv_field(r.target) + ',' + report::csv_field(r.method) + ',' + std::to_string(r.bits) +
            ',' + (r.il ? std::to_string(*r.il) : "") + ',' + (r.fl ? std::to_string(*r.fl) : "") + ',' +
            csv_number(r.accuracy) + ',' + csv_number(r.loss) + ',' +
            csv_number(r.sqnr_db == INFINITY ? kExactSqnr : r.sqnr_db) + ',' + csv_number(r.seconds) + '\n';

@@ -37,7 +37,7 @@ const std::vector<Command>& commands() {
       {"import", "convert an ONNX model to a shrink model (.h5)", cmd_import},
       {"analyze", "per-layer parameters, MACs, memory, DRAM traffic and energy", cmd_analyze},
       {"quantize", "fixed-point or k-means quantization (calibrated on val)", cmd_quantize},
-      {"sweep", "quantization sensitivity sweep and mixed-precision exploration", cmd_sweep},
+      {"sweep", "quantization or pruning sensitivity sweep, mixed-precision exploration", cmd_sweep},
       {"prune", "unstructured (magnitude, AGP) and structured (channel) pruning with channel removal", cmd_prune},
       {"shunt", "Knowledge-Quotient-guided shunt connections (not implemented yet, issue 6)", cmd_shunt},
       {"run", "run a YAML recipe: stages, models, report.json and report.html", cmd_run},

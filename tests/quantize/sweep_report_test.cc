@@ -316,11 +316,11 @@ TEST(SweepReport, ChromiumRendersTheReportNonBlank) {
   const SweepResult s = synthetic_sweep();
   const ExploreResult e = synthetic_explore();
   write_sweep_report(d / "r", s, &e);
-  ir::write_file_atomic(d / "blank.html", "<!DOCTYPE html><html><head><title>blank</title></head><body></body></html>\n");
   testutil::RenderStats report, blank;
   try {
-    report = testutil::render_html(d / "r/report.html", d / "report.png");
-    blank = testutil::render_html(d / "blank.html", d / "blank.png");
+    const auto r = testutil::render_with_blank_control(d / "r/report.html", d.path());
+    report = r.report;
+    blank = r.blank;
   } catch (const std::exception& ex) {
     FAIL() << ex.what();
   }

@@ -114,4 +114,24 @@ inline RenderStats render_html(const std::string& html_path, const std::string& 
   return png_stats(png_path);
 }
 
+/// A report and a blank page rendered side by side (the control that the measure can fail).
+struct RenderedWithControl {
+  RenderStats report, blank;
+};
+
+/// Renders `html_path` and a blank page (written into `work_dir`) into PNGs in `work_dir`.
+/// Throws like render_html.
+inline RenderedWithControl render_with_blank_control(const std::string& html_path, const std::string& work_dir) {
+  namespace fs = std::filesystem;
+  const fs::path dir = work_dir;
+  {
+    std::ofstream f(dir / "blank.html");
+    f << "<!DOCTYPE html><html><head><title>blank</title></head><body></body></html>\n";
+  }
+  RenderedWithControl r;
+  r.report = render_html(html_path, (dir / "report.png").string());
+  r.blank = render_html((dir / "blank.html").string(), (dir / "blank.png").string());
+  return r;
+}
+
 }  // namespace shrink::testutil
