@@ -207,13 +207,22 @@ TEST(ShrWriter, LeakyReLUAlphaInFloatAndBadInput) {
   EXPECT_EQ(l.op("leaky").alpha, 0.125f);
   EXPECT_EQ(l.op("leaky").lut, shr::kNoTensor);
 
-  // A BatchNorm that cannot be folded (its input is the graph input).
+  // A BatchNorm that cannot be folded (its input is the graph input) becomes a depthwise 1x1
+  // convolution on {C, H, W}; on a flat {F} input the runtime has nothing to run it with.
   ir::Graph b;
   b.meta.input_shape = {3, 4, 4};
   b.add(test::test_batchnorm("bn", ir::Graph::kInput, 3, rng));
   b.outputs = {"bn"};
   b.infer_shapes();
-  expect_bad_input(b, "node 'bn' (BatchNorm)");
+  Loaded lb(write_shr(b));
+  EXPECT_EQ(lb.opcodes(), std::vector<std::string>{"Conv2d"});
+  EXPECT_EQ(lb.tensor("bn.weight").dims[0], 3);
+  ir::Graph flat;
+  flat.meta.input_shape = {3};
+  flat.add(test::test_batchnorm("bn", ir::Graph::kInput, 3, rng));
+  flat.outputs = {"bn"};
+  flat.infer_shapes();
+  expect_bad_input(flat, "node 'bn' (BatchNorm)");
 }
 
 // --- quantized -----------------------------------------------------------------------------------
