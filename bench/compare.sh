@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shrink-rt against ONNX Runtime and LibTorch, batch 1, one thread, all measured in this run:
 #
-#   bench/compare.sh [--iters N] [--models "lenet5 lenet300 mobilenetv2 resnet8"]
+#   bench/compare.sh [--iters N] [--repeats R] [--models "lenet5 lenet300 mobilenetv2 resnet8"]
 #
 # For each zoo model (trained 1 epoch on 2,000 Fashion-MNIST images, so quantization has real
 # ranges): shrink-rt fp32 / int16 / int8 / sparse-int8 (90% of every layer's weights zeroed by
@@ -9,15 +9,19 @@
 # through npm onnxruntime-node with the binding's per-call overhead (an Identity model of the same
 # input shape) subtracted, and LibTorch fp32 (the executor of `shrink infer`). Prints a table on
 # stderr and one JSON document on stdout; models and raw outputs stay in bench/out/compare/.
-# Ratios: time / peer time (below 1.0: shrink-rt is faster).
+# Every engine is timed in R rounds (default 3), interleaved, and its lowest median is kept: on a
+# shared machine single medians vary by up to 1.5x. Ratios: time / peer time (below 1.0:
+# shrink-rt is faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ITERS=300
+REPEATS=3
 MODELS="lenet5 lenet300 mobilenetv2 resnet8"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --iters) ITERS="$2"; shift 2 ;;
     --models) MODELS="$2"; shift 2 ;;
+    --repeats) REPEATS="$2"; shift 2 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -57,7 +61,8 @@ for m in $MODELS; do
   shape=$("$BIN/shrink-rt" inspect "$d/fp32.shr" | sed -n 's/^input \[\([0-9, ]*\)\].*/\1/p' | tr -d ' ')
   quiet "$PY" bench/peers/make_identity.py "$shape" "$d/identity.onnx"
 
-  echo "compare: $m: timing (input $shape, $ITERS iterations each)" >&2
+  echo "compare: $m: timing (input $shape, $ITERS iterations each, best of $REPEATS rounds)" >&2
+  for round in $(seq "$REPEATS"); do
   for name in fp32 int16 int8 sparse-int8; do
     t=$("$BIN/shrink-rt" bench "$d/$name.shr" --iters "$ITERS" --threads 1 --json)
     echo "{\"model\": \"$m\", \"engine\": \"shrink-rt\", \"variant\": \"$name\", \"file_bytes\": $(stat -c %s "$d/$name.shr"), \"result\": $t}" >> "$results"
@@ -69,5 +74,6 @@ for m in $MODELS; do
   done
   t=$("$BIN/shrink_bench_tool" torch "$d/fp32.h5" --iters "$ITERS")
   echo "{\"model\": \"$m\", \"engine\": \"libtorch\", \"variant\": \"fp32\", \"file_bytes\": $(stat -c %s "$d/fp32.h5"), \"result\": $t}" >> "$results"
+  done
 done
 "$PY" bench/peers/compare_table.py "$results"

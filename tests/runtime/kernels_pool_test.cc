@@ -61,6 +61,38 @@ TEST(KernelsPool, MaxPoolIgnoresPaddingAndKeepsFormat) {
   EXPECT_EQ(yf[0], 4.0f);
 }
 
+// maxpool_q's path for windows inside the input (2x2 stride 2 and the general loop) equals the
+// reference, over sizes, odd widths, kernels, strides, extreme values and both storages; padded,
+// dilated and ceil-mode windows keep taking the reference.
+TEST(KernelsPool, MaxPoolFastPathEqualsReference) {
+  uint32_t seed = 12345;
+  auto rnd = [&] { return seed = seed * 1664525u + 1013904223u; };
+  int cases = 0;
+  for (int bits : {8, 16, 5})
+    for (int h : {1, 2, 5, 8, 24})
+      for (int w : {1, 2, 3, 7, 24, 33})
+        for (int kk : {1, 2, 3})
+          for (int st : {1, 2, 3})
+            for (int pad : {0, 1})
+              for (bool ceil_mode : {false, true}) {
+                if (kk > h + 2 * pad || kk > w + 2 * pad || pad * 2 > kk) continue;
+                k::Pool2dParams p = pool(h, w, kk, st, pad, ceil_mode);
+                if (p.out_h < 1 || p.out_w < 1) continue;
+                p.c = 3;
+                p.n = 2;
+                const size_t n_in = static_cast<size_t>(p.n * p.c * h * w), n_out = static_cast<size_t>(p.n * p.c) * p.out_h * p.out_w;
+                QBuf x(bits, 2, n_in), a(bits, 2, n_out), b(bits, 2, n_out);
+                const int64_t lo = bits > 8 ? -32768 : -128, span = bits > 8 ? 65536 : 256;
+                for (size_t i = 0; i < n_in; ++i) x.set(i, lo + static_cast<int64_t>(rnd() % span));
+                k::maxpool_q(p, x.in(), a.out());
+                k::maxpool_q_ref(p, x.in(), b.out());
+                ASSERT_EQ(values(a), values(b)) << "bits " << bits << " " << h << "x" << w << " k" << kk << " s" << st
+                                                << " pad " << pad << " ceil " << ceil_mode;
+                ++cases;
+              }
+  EXPECT_GT(cases, 500);
+}
+
 TEST(KernelsPool, AveragePoolRoundsHalfUpWithFloorDivision) {
   // 2x2 windows over a 2x4 input: sums 10, -10 -> 2.5 -> 3, -2.5 -> -2
   QBuf x = from({1, 2, -1, -2, 3, 4, -3, -4}, 8, 0);
