@@ -11,16 +11,15 @@
 #include "prune/sweep.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "compress/executor_setup.h"
 #include "compress/ir/analyzer.h"
 #include "compress/ir/error.h"
+#include "compress/parallel.h"
 #include "compress/progress.h"
 #include "compress/train.h"
 #include "prune/channels.h"
@@ -155,40 +154,16 @@ SweepResult sweep_pruning(const ir::Graph& in, const ir::Dataset& data, const ir
 
   res.records.resize(points.size());
   std::mutex mu;
-  std::atomic<size_t> next{0};
   ProgressBar bar(static_cast<int64_t>(points.size()), "prune sweep " + g.meta.name, o.progress);
   int64_t finished = 0;
-  std::exception_ptr error;
-  auto worker = [&](bool own_threads) {
-    try {
-      if (own_threads) torch::set_num_threads(1);
-      torch::NoGradGuard no_grad;
-      for (size_t i = next++; i < points.size(); i = next++) {
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          if (error) return;
-        }
-        SweepRecord r = run_point(points[i]);
-        std::lock_guard<std::mutex> lock(mu);
-        res.records[i] = std::move(r);
-        bar.update(++finished, points[i].method + " " + points[i].layer);
-      }
-    } catch (...) {
+  for_each_point(points.size(), o.workers, [&] {
+    return [&](size_t i) {
+      SweepRecord r = run_point(points[i]);
       std::lock_guard<std::mutex> lock(mu);
-      if (!error) error = std::current_exception();
-    }
-  };
-  const int workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(o.workers), points.size()));
-  if (workers <= 1) {
-    worker(false);
-  } else {
-    const int saved = torch::get_num_threads();
-    std::vector<std::thread> pool;
-    for (int i = 0; i < workers; ++i) pool.emplace_back(worker, true);
-    for (auto& t : pool) t.join();
-    torch::set_num_threads(saved);
-  }
-  if (error) std::rethrow_exception(error);
+      res.records[i] = std::move(r);
+      bar.update(++finished, points[i].method + " " + points[i].layer);
+    };
+  });
   bar.finish(std::to_string(points.size()) + " points");
   res.seconds = seconds_since(t0);
   return res;

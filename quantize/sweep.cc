@@ -19,16 +19,16 @@
 #include "quantize/sweep.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "compress/executor.h"
 #include "compress/ir/error.h"
 #include "compress/ir/passes.h"
+#include "compress/parallel.h"
 #include "compress/progress.h"
 #include "compress/train.h"
 #include "quantize/kmeans.h"
@@ -259,10 +259,8 @@ SweepResult sweep_layers(const ir::Graph& fp32, const ir::Dataset& data, const S
 
   std::map<std::string, SweepRecord> measured;
   std::mutex mu;
-  std::atomic<size_t> next{0};
   ProgressBar bar(static_cast<int64_t>(todo.size()), "sweep " + g.meta.name, o.progress);
   int64_t finished = 0;
-  std::exception_ptr error;
 
   auto run_point = [&](Executor& ex, const Point& p) {
     const auto tp = std::chrono::steady_clock::now();
@@ -357,39 +355,17 @@ SweepResult sweep_layers(const ir::Graph& fp32, const ir::Dataset& data, const S
     return r;
   };
 
-  auto worker = [&](bool own_threads) {
-    try {
-      if (own_threads) torch::set_num_threads(1);
-      torch::NoGradGuard ng;
-      Executor ex(g);
-      ex.set_training(false);
-      for (size_t i = next++; i < todo.size(); i = next++) {
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          if (error) return;
-        }
-        SweepRecord r = run_point(ex, todo[i]);
-        std::lock_guard<std::mutex> lock(mu);
-        measured[r.key()] = r;
-        if (o.on_record) o.on_record(r);
-        bar.update(++finished, todo[i].key());
-      }
-    } catch (...) {
+  for_each_point(todo.size(), o.workers, [&] {
+    auto ex = std::make_shared<Executor>(g);
+    ex->set_training(false);
+    return [&, ex](size_t i) {
+      SweepRecord r = run_point(*ex, todo[i]);
       std::lock_guard<std::mutex> lock(mu);
-      if (!error) error = std::current_exception();
-    }
-  };
-  const int workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(o.workers), std::max<size_t>(todo.size(), 1)));
-  if (workers <= 1) {
-    worker(false);
-  } else {
-    const int saved = torch::get_num_threads();
-    std::vector<std::thread> pool;
-    for (int i = 0; i < workers; ++i) pool.emplace_back(worker, true);
-    for (auto& t : pool) t.join();
-    torch::set_num_threads(saved);
-  }
-  if (error) std::rethrow_exception(error);
+      measured[r.key()] = r;
+      if (o.on_record) o.on_record(r);
+      bar.update(++finished, todo[i].key());
+    };
+  });
   bar.finish(std::to_string(todo.size()) + " points measured, " + std::to_string(points.size() - todo.size()) +
              " resumed");
 
