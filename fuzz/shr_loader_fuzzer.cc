@@ -19,43 +19,14 @@
 
 #include "shr_format.h"
 #include "shrink_rt.h"
+#include "tests/runtime/tiny_shr.h"  // fix_crcs
 
 namespace {
 
-namespace shr = shrink::shr;
+using shrink::test::fix_crcs;
 
 constexpr size_t kMaxArena = size_t{64} << 20;      // bytes of arena a run may use
 constexpr size_t kMaxInputValues = size_t{1} << 20;  // elements of one graph input
-
-/// Recomputes the section CRCs and the header CRC of a .shr image in place, as far as the
-/// header and the table allow (entries out of range are left alone). Returns whether a byte changed.
-bool fix_crcs(uint8_t* p, size_t n) {
-  if (n < sizeof(shr::FileHeader) || std::memcmp(p, shr::kMagic, 8) != 0) return false;
-  shr::FileHeader h;
-  std::memcpy(&h, p, sizeof h);
-  const uint32_t count = h.section_count < shr::kMaxSections ? h.section_count : shr::kMaxSections;
-  const size_t table = sizeof(shr::FileHeader) + size_t{count} * sizeof(shr::SectionEntry);
-  if (table > n) return false;
-  bool changed = false;
-  for (uint32_t i = 0; i < count; ++i) {
-    uint8_t* at = p + sizeof(shr::FileHeader) + size_t{i} * sizeof(shr::SectionEntry);
-    shr::SectionEntry e;
-    std::memcpy(&e, at, sizeof e);
-    if (e.offset > n || e.size > n - e.offset) continue;
-    const uint32_t crc = shr::crc32(p + e.offset, static_cast<size_t>(e.size));
-    if (crc != e.crc) {
-      std::memcpy(at + offsetof(shr::SectionEntry, crc), &crc, 4);
-      changed = true;
-    }
-  }
-  uint32_t crc = shr::crc32(p, shr::kHeaderCrcSpan);
-  crc = shr::crc32_update(crc, p + sizeof(shr::FileHeader), table - sizeof(shr::FileHeader));
-  if (crc != h.header_crc) {
-    std::memcpy(p + offsetof(shr::FileHeader, header_crc), &crc, 4);
-    changed = true;
-  }
-  return changed;
-}
 
 /// Reads everything the inspection API offers (the strings too, so ASan sees every byte).
 void inspect(const shrink_rt_model* m) {

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the clang fuzz project (fuzz/: libFuzzer + ASan + UBSan), writes the seed corpus and
-# runs the .shr loader fuzzer. Fails (exit 1) when the fuzzer finds a crash, a sanitizer report
-# or a timeout; exits 77 (skipped) when clang++ or its libFuzzer runtime is missing.
+# Builds the clang fuzz project (fuzz/: libFuzzer + ASan + UBSan), writes the seed corpora and
+# runs the fuzzers: the .shr loader for N seconds, then shrink-rt's .npy reader for N / 2. Fails
+# (exit 1) when a fuzzer finds a crash, a sanitizer report or a timeout; exits 77 (skipped) when
+# clang++ or its libFuzzer runtime is missing.
 #
 #   scripts/fuzz.sh [--build DIR] [--seconds N]   # fuzz for N seconds (default 300), as `make fuzz`
-#   scripts/fuzz.sh --smoke [--build DIR]          # CI: 30 s of fuzzing, then replays the seeds,
-#                                                  # every truncation of a seed and 3000 bit flips
-# The corpus grows in DIR/corpus (kept between runs); crashing inputs land in DIR/artifacts.
+#   scripts/fuzz.sh --smoke [--build DIR]          # CI: 30 s + 15 s of fuzzing, then replays the
+#                                                  # .shr seeds, every truncation of one and 3000 bit flips
+# The corpora grow in DIR/corpus and DIR/npy_corpus (kept between runs); crashing inputs land in
+# DIR/artifacts.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
@@ -63,16 +65,28 @@ else
   "$build/make_corpus" "$seeds"
 fi
 
-fuzzer=("$build/shr_loader_fuzzer" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -dict="$root/fuzz/shr.dict"
-        -artifact_prefix="$build/artifacts/" -print_final_stats=1)
-log="$build/fuzz.log"
-# New inputs go to the first folder (corpus); the seeds are read from the second.
-if ! "${fuzzer[@]}" -max_total_time="$seconds" "$corpus" "$seeds" > "$log" 2>&1; then
-  grep -E "ERROR|runtime error|SUMMARY|Test unit written|==[0-9]+==" "$log" | head -40 || true
-  echo "fuzz.sh: FAILED: the fuzzer found a crash (full log: $log, inputs in $build/artifacts)"
-  exit 1
-fi
-grep -E "stat::number_of_executed_units|stat::new_units_added|stat::average_exec_per_sec" "$log" | sed 's/^/fuzz.sh: /' || true
+# run_fuzzer NAME SECONDS CORPUS SEEDS [libFuzzer options]: fuzzes; exit 1 on a finding.
+# New inputs go to the first folder (the corpus); the seeds are read from the second.
+run_fuzzer() {
+  local name="$1" secs="$2" corpus="$3" seeds="$4" log="$build/$1.log"
+  shift 4
+  if ! "$build/$name" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$build/artifacts/" -print_final_stats=1 "$@" \
+      -max_total_time="$secs" "$corpus" "$seeds" > "$log" 2>&1; then
+    grep -E "ERROR|runtime error|SUMMARY|Test unit written|==[0-9]+==" "$log" | head -40 || true
+    echo "fuzz.sh: FAILED: $name found a crash (full log: $log, inputs in $build/artifacts)"
+    exit 1
+  fi
+  grep -E "stat::number_of_executed_units|stat::new_units_added|stat::average_exec_per_sec" "$log" |
+    sed "s/^/fuzz.sh: $name: /" || true
+}
+
+run_fuzzer shr_loader_fuzzer "$seconds" "$corpus" "$seeds" -max_len=65536 -dict="$root/fuzz/shr.dict"
+npy_seeds="$build/npy_seeds"
+rm -rf "$npy_seeds"
+mkdir -p "$npy_seeds" "$build/npy_corpus"
+"$build/make_npy_seeds" "$npy_seeds"
+run_fuzzer npy_fuzzer $(( (seconds + 1) / 2 )) "$build/npy_corpus" "$npy_seeds" -max_len=16384 -dict="$root/fuzz/npy.dict"
+fuzzer=("$build/shr_loader_fuzzer" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$build/artifacts/")
 
 if ((smoke)); then
   # Replay (no mutation): the seeds, every truncation of one seed and the single-bit flips.

@@ -7,6 +7,9 @@ Status fail_with(shrink_rt_status code, const char* prefix, const char* fmt, va_
   char buf[512];
   const int n = std::snprintf(buf, sizeof buf, "%s", prefix);
   if (n >= 0 && n < static_cast<int>(sizeof buf)) std::vsnprintf(buf + n, sizeof buf - static_cast<size_t>(n), fmt, ap);
+  // One line: names quoted from a hostile file may hold control bytes (a newline).
+  for (char* c = buf; *c; ++c)
+    if (static_cast<unsigned char>(*c) < 0x20) *c = '?';
   Status st;
   st.code = code;
   st.message = buf;

@@ -201,6 +201,11 @@ Status prepare_plan(const Model& m, Plan& plan, bool keep_all) noexcept try {
   plan.fin.assign(max_inputs, nullptr);
   plan.channels.assign(max_inputs, 0);
   plan.size = plan_arena(plan.buffers);
+  // Refused, not attempted: a hostile model may ask for any size (issue 9). The plan stays
+  // consistent (its true size), so an arena the caller sizes anyway is still checked.
+  if (plan.size > kMaxArenaBytes)
+    return fail(SHRINK_RT_OUT_OF_MEMORY, "the arena of %llu bytes exceeds the runtime's limit of %llu bytes",
+                static_cast<unsigned long long>(plan.size), static_cast<unsigned long long>(kMaxArenaBytes));
   return {};
 } catch (const std::bad_alloc&) {
   return fail(SHRINK_RT_OUT_OF_MEMORY, "cannot allocate the arena plan");

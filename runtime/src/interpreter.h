@@ -18,6 +18,13 @@ namespace shrink::rt {
 
 inline constexpr uint64_t kNoOffset = ~uint64_t{0};
 inline constexpr uint64_t kArenaAlign = 64;
+/// Largest arena prepare_plan accepts: 4 GiB on 64-bit hosts (a third of the address space on
+/// 32-bit ones); build with -DSHRINK_RT_MAX_ARENA_BYTES=N for another limit.
+#ifdef SHRINK_RT_MAX_ARENA_BYTES
+inline constexpr uint64_t kMaxArenaBytes = SHRINK_RT_MAX_ARENA_BYTES;
+#else
+inline constexpr uint64_t kMaxArenaBytes = SIZE_MAX > 0xFFFFFFFFu ? uint64_t{1} << 32 : SIZE_MAX / 3;
+#endif
 
 /// A buffer of the arena with the ops during which it must hold its value: [first, last]
 /// (op indices; -1 = before op 0, i.e. set by the caller; ops.size() = read after the run).

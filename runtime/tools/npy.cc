@@ -43,26 +43,35 @@ bool read_npy(const std::string& path, NpyArray& out, std::string& err) {
   File file;
   file.f = std::fopen(path.c_str(), "rb");
   if (!file.f) return err = "cannot open " + path, false;
-  std::fseek(file.f, 0, SEEK_END);
-  const long fsize = std::ftell(file.f);
-  std::fseek(file.f, 0, SEEK_SET);
+  return read_npy(file.f, path, out, err);
+}
+
+bool read_npy(std::FILE* f, const std::string& path, NpyArray& out, std::string& err) {
+  out = NpyArray{};
+  long fsize = -1;
+  if (std::fseek(f, 0, SEEK_END) == 0) fsize = std::ftell(f);
+  if (fsize < 0 || std::fseek(f, 0, SEEK_SET) != 0)
+    return err = path + ": cannot tell the file's size (not a regular file?)", false;
   unsigned char pre[10];
-  if (fsize < 10 || std::fread(pre, 1, 10, file.f) != 10 || std::memcmp(pre, "\x93NUMPY", 6) != 0)
+  if (fsize < 10 || std::fread(pre, 1, 10, f) != 10 || std::memcmp(pre, "\x93NUMPY", 6) != 0)
     return err = path + ": not a .npy file (bad magic)", false;
   size_t hlen = 0, start = 10;
   if (pre[6] == 1) {
     hlen = pre[8] | (pre[9] << 8);
   } else if (pre[6] == 2 || pre[6] == 3) {
     unsigned char b[2];
-    if (std::fread(b, 1, 2, file.f) != 2) return err = path + ": truncated header", false;
+    if (std::fread(b, 1, 2, f) != 2) return err = path + ": truncated header", false;
     hlen = pre[8] | (pre[9] << 8) | (static_cast<size_t>(b[0]) << 16) | (static_cast<size_t>(b[1]) << 24);
     start = 12;
   } else {
     return err = path + ": unsupported .npy version " + std::to_string(pre[6]), false;
   }
-  if (hlen > 65536 || start + hlen > static_cast<size_t>(fsize)) return err = path + ": bad header length", false;
+  if (hlen > 65536 || start + hlen > static_cast<size_t>(fsize))
+    return err = path + ": header length " + std::to_string(hlen) + " exceeds " +
+                 (hlen > 65536 ? "the 65536-byte limit" : "the file"),
+           false;
   std::string h(hlen, '\0');
-  if (std::fread(&h[0], 1, hlen, file.f) != hlen) return err = path + ": truncated header", false;
+  if (std::fread(&h[0], 1, hlen, f) != hlen) return err = path + ": truncated header", false;
   std::string descr, fortran, shape;
   if (!dict_value(h, "descr", descr) || !dict_value(h, "fortran_order", fortran) || !dict_value(h, "shape", shape))
     return err = path + ": header lacks descr, fortran_order or shape", false;
@@ -71,6 +80,7 @@ bool read_npy(const std::string& path, NpyArray& out, std::string& err) {
   else if (descr == "'<i8'") out.is_int64 = true;
   else return err = path + ": dtype " + descr + " is not supported (expected float32 '<f4' or int64 '<i8')", false;
   // shape: "(a, b, )" or "()"
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')') return err = path + ": bad shape " + shape, false;
   int64_t n = 1;
   for (size_t p = 1; p + 1 < shape.size();) {
     while (p < shape.size() && (shape[p] == ' ' || shape[p] == ',')) ++p;
@@ -79,12 +89,13 @@ bool read_npy(const std::string& path, NpyArray& out, std::string& err) {
     int64_t d = 0;
     while (p < shape.size() && shape[p] >= '0' && shape[p] <= '9') {
       d = d * 10 + (shape[p] - '0');
-      if (d > (int64_t{1} << 40)) return err = path + ": shape too large", false;
+      if (d > (int64_t{1} << 40)) return err = path + ": shape " + shape + " has a dimension past 2^40", false;
       ++p;
     }
     out.shape.push_back(d);
+    // Both factors are at most 2^40: test before multiplying (the product could pass 2^63).
+    if (d && n > (int64_t{1} << 40) / d) return err = path + ": shape " + shape + " has more than 2^40 elements", false;
     n *= d;
-    if (n > (int64_t{1} << 40)) return err = path + ": shape too large", false;
   }
   const size_t esize = out.is_int64 ? 8 : 4;
   const size_t need = static_cast<size_t>(n) * esize;
@@ -100,7 +111,7 @@ bool read_npy(const std::string& path, NpyArray& out, std::string& err) {
     out.f32.resize(static_cast<size_t>(n));
     dst = out.f32.data();
   }
-  if (need && std::fread(dst, 1, need, file.f) != need) return err = path + ": truncated data", false;
+  if (need && std::fread(dst, 1, need, f) != need) return err = path + ": truncated data", false;
   return true;
 }
 

@@ -6,6 +6,7 @@
 //   shrink::rttool::write_npy("y.npy", "<f4", {2, 10}, data, 80, err);
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ struct NpyArray {
 /// Reads a float32 ('<f4') or int64 ('<i8') C-order array. On failure returns false and a
 /// one-line message in err (never throws on bad files).
 bool read_npy(const std::string& path, NpyArray& out, std::string& err);
+/// The same from an open stream (e.g. fmemopen, as fuzz/npy_fuzzer.cc does); `path` names it in
+/// messages. The stream is not closed.
+bool read_npy(std::FILE* f, const std::string& path, NpyArray& out, std::string& err);
 
 /// Writes `bytes` of raw little-endian data with dtype descr ("<f4", "|i1", "<i2", "<i4").
 bool write_npy(const std::string& path, const char* descr, const std::vector<int64_t>& shape, const void* data,

@@ -300,6 +300,10 @@ int cmd_eval(int argc, char** argv) {
   const std::vector<unsigned char> lab = read_gz(prefix + "-labels-idx1-ubyte.gz");
   if (img.size() < 16 || be32(img, 0) != 0x803 || lab.size() < 8 || be32(lab, 0) != 0x801)
     bad(prefix + "-*-idx*-ubyte.gz: not idx image / label files");
+  // Rows and columns up to 4096 keep n * per below 2^56 (no overflow in the size check below).
+  if (be32(img, 8) > 4096 || be32(img, 12) > 4096)
+    bad(prefix + "-images-idx3-ubyte.gz: images of " + std::to_string(be32(img, 8)) + "x" + std::to_string(be32(img, 12)) +
+        " pixels are not plausible (at most 4096x4096)");
   const int64_t n = be32(img, 4), per = int64_t{be32(img, 8)} * be32(img, 12);
   if (be32(lab, 4) != n || static_cast<int64_t>(img.size()) != 16 + n * per || static_cast<int64_t>(lab.size()) != 8 + n)
     bad(prefix + ": image and label files disagree or are truncated");
@@ -492,7 +496,10 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return cmd_bench(argc, argv);
     if (cmd == "inspect") return cmd_inspect(argc, argv);
     bad("unknown command '" + cmd + "' (see shrink-rt --help)");
-  } catch (const Bad& b) {
+  } catch (Bad& b) {
+    // One line whatever the input: names and header text from a hostile file may hold control bytes.
+    for (char& c : b.msg)
+      if (static_cast<unsigned char>(c) < 0x20) c = '?';
     std::fprintf(stderr, "shrink-rt: %s\n", b.msg.c_str());
     return 2;
   } catch (const std::bad_alloc&) {

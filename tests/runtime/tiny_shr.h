@@ -9,9 +9,11 @@
 //   std::vector<uint8_t> bytes = t.build();            // CRCs computed after the patch
 //
 // layout_sections, write_header and op_record build any other model the same way
-// (fuzz/make_corpus.cc).
+// (fuzz/make_corpus.cc); fix_crcs recomputes the CRCs of a damaged image so that the damage
+// reaches the checks behind them (fuzz/shr_loader_fuzzer.cc, tests/runtime/hostile_shr_test.cc).
 #pragma once
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -62,6 +64,36 @@ inline void write_header(std::vector<uint8_t>& out, shr::FileHeader h, size_t en
   uint32_t crc = shr::crc32(out.data(), shr::kHeaderCrcSpan);
   crc = shr::crc32_update(crc, out.data() + 64, 32 * std::min<size_t>(h.section_count, entries));
   if (h.header_crc == 0) std::memcpy(&out[60], &crc, 4);
+}
+
+/// Recomputes the section CRCs and the header CRC of a .shr image in place, as far as the header
+/// and the table allow (entries out of range are left alone). Returns whether a byte changed.
+inline bool fix_crcs(uint8_t* p, size_t n) {
+  if (n < sizeof(shr::FileHeader) || std::memcmp(p, shr::kMagic, 8) != 0) return false;
+  shr::FileHeader h;
+  std::memcpy(&h, p, sizeof h);
+  const uint32_t count = std::min(h.section_count, shr::kMaxSections);
+  const size_t table = sizeof(shr::FileHeader) + size_t{count} * sizeof(shr::SectionEntry);
+  if (table > n) return false;
+  bool changed = false;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint8_t* at = p + sizeof(shr::FileHeader) + size_t{i} * sizeof(shr::SectionEntry);
+    shr::SectionEntry e;
+    std::memcpy(&e, at, sizeof e);
+    if (e.offset > n || e.size > n - e.offset) continue;
+    const uint32_t crc = shr::crc32(p + e.offset, static_cast<size_t>(e.size));
+    if (crc != e.crc) {
+      std::memcpy(at + offsetof(shr::SectionEntry, crc), &crc, 4);
+      changed = true;
+    }
+  }
+  uint32_t crc = shr::crc32(p, shr::kHeaderCrcSpan);
+  crc = shr::crc32_update(crc, p + sizeof(shr::FileHeader), table - sizeof(shr::FileHeader));
+  if (crc != h.header_crc) {
+    std::memcpy(p + offsetof(shr::FileHeader, header_crc), &crc, 4);
+    changed = true;
+  }
+  return changed;
 }
 
 struct TinyShr {
