@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds the clang fuzz project (fuzz/: libFuzzer + ASan + UBSan), writes the seed corpora and
-# runs the fuzzers: the .shr loader for N seconds, then shrink-rt's .npy reader for N / 2. Fails
-# (exit 1) when a fuzzer finds a crash, a sanitizer report or a timeout; exits 77 (skipped) when
-# clang++ or its libFuzzer runtime is missing.
+# runs the fuzzers: the .shr loader for N seconds, shrink-rt's .npy reader for N / 2, the ONNX
+# importer for N (when libonnx is found and /usr/bin/python3 has the onnx package for its seeds).
+# Fails (exit 1) when a fuzzer finds a crash, a sanitizer report or a timeout; exits 77 (skipped)
+# when clang++ or its libFuzzer runtime is missing.
 #
 #   scripts/fuzz.sh [--build DIR] [--seconds N]   # fuzz for N seconds (default 300), as `make fuzz`
-#   scripts/fuzz.sh --smoke [--build DIR]          # CI: 30 s + 15 s of fuzzing, then replays the
-#                                                  # .shr seeds, every truncation of one and 3000 bit flips
-# The corpora grow in DIR/corpus and DIR/npy_corpus (kept between runs); crashing inputs land in
-# DIR/artifacts.
+#   scripts/fuzz.sh --smoke [--build DIR]          # CI: 20 s .shr + 10 s .npy + 20 s ONNX of fuzzing,
+#                                                  # then replays the .shr seeds, every truncation of
+#                                                  # one and 3000 bit flips (about 60 s, build up to date)
+# The corpora grow in DIR/corpus, DIR/npy_corpus and DIR/onnx_corpus (kept between runs); crashing
+# inputs land in DIR/artifacts.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
@@ -17,7 +19,7 @@ smoke=0
 jobs=2
 while (($#)); do
   case "$1" in
-    --smoke) smoke=1; seconds=30; shift ;;
+    --smoke) smoke=1; seconds=20; shift ;;
     --build) build="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     *) echo "fuzz.sh: unknown argument $1" >&2; exit 2 ;;
@@ -86,6 +88,15 @@ rm -rf "$npy_seeds"
 mkdir -p "$npy_seeds" "$build/npy_corpus"
 "$build/make_npy_seeds" "$npy_seeds"
 run_fuzzer npy_fuzzer $(( (seconds + 1) / 2 )) "$build/npy_corpus" "$npy_seeds" -max_len=16384 -dict="$root/fuzz/npy.dict"
+if [[ -x "$build/onnx_import_fuzzer" ]] && "${FUZZ_PYTHON:-/usr/bin/python3}" -c "import onnx, numpy" 2>/dev/null; then
+  onnx_seeds="$build/onnx_seeds"
+  rm -rf "$onnx_seeds"
+  mkdir -p "$onnx_seeds" "$build/onnx_corpus"
+  "${FUZZ_PYTHON:-/usr/bin/python3}" "$root/fuzz/make_onnx_seeds.py" "$onnx_seeds" > /dev/null
+  run_fuzzer onnx_import_fuzzer "$seconds" "$build/onnx_corpus" "$onnx_seeds" -max_len=16384
+else
+  echo "fuzz.sh: onnx_import_fuzzer SKIPPED (not built: libonnx missing, or no python3 with onnx for its seeds)"
+fi
 fuzzer=("$build/shr_loader_fuzzer" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$build/artifacts/")
 
 if ((smoke)); then

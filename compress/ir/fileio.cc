@@ -80,14 +80,23 @@ void AtomicFile::commit() {
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   AtomicFile f(path);
-  {
-    std::ofstream os(f.temp_path(), std::ios::binary | std::ios::trunc);
-    if (!os) throw BadInput("cannot write ", path, ": cannot create ", f.temp_path(), ": ", std::strerror(errno));
-    os.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    os.flush();
-    if (!os) throw BadInput("cannot write ", path, ": write to ", f.temp_path(), " failed: ", std::strerror(errno));
+  // O_EXCL: never write through a file (or symlink) that someone else put at the temporary name.
+  const int fd = ::open(f.temp_path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) throw BadInput("cannot write ", path, ": cannot create ", f.temp_path(), ": ", std::strerror(errno));
+  // Every failure below closes the descriptor and throws; ~AtomicFile then removes the temporary.
+  auto fail = [&](const char* what, int err) {
+    ::close(fd);
+    throw BadInput("cannot write ", path, ": ", what, " ", f.temp_path(), " failed: ", std::strerror(err));
+  };
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t r = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) fail("write to", r < 0 ? errno : ENOSPC);  // EFBIG, ENOSPC, EDQUOT, EIO...
+    done += static_cast<size_t>(r);
   }
-  f.commit();
+  if (::fsync(fd) != 0) fail("fsync of", errno);
+  if (::close(fd) != 0) throw BadInput("cannot write ", path, ": closing ", f.temp_path(), " failed: ", std::strerror(errno));
+  f.commit();  // fsyncs again (cheap: nothing dirty), renames, fsyncs the folder
 }
 
 std::string read_file(const std::string& path) {

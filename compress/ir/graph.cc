@@ -72,6 +72,16 @@ void check_window(const Node& n) {
     if (p < 0)
       throw BadInput(node_desc(n), ": pads [", n.pads[0], ", ", n.pads[1], ", ", n.pads[2], ", ",
                      n.pads[3], "] must be >= 0");
+  // Caps that keep window_out's int64 arithmetic far from overflow (hostile files, issue 9).
+  constexpr int64_t kMax = 2147483647;
+  for (int i = 0; i < 2; ++i)
+    if (n.kernel[i] > kMax || n.stride[i] > kMax || n.dilation[i] > kMax)
+      throw BadInput(node_desc(n), ": kernel ", pair_str(n.kernel), ", stride ", pair_str(n.stride),
+                     ", dilation ", pair_str(n.dilation), " must all be <= 2^31 - 1");
+  for (int64_t p : n.pads)
+    if (p > kMax)
+      throw BadInput(node_desc(n), ": pads [", n.pads[0], ", ", n.pads[1], ", ", n.pads[2], ", ",
+                     n.pads[3], "] must be <= 2^31 - 1");
 }
 
 int64_t window_out(const Node& n, int dim, int64_t in, bool ceil_mode, const std::string& shapes) {

@@ -3,12 +3,14 @@
 // the external-data rules, docs/export.md for QDQ.
 #include "compress/ir/onnx_io.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
@@ -28,6 +30,8 @@ static_assert(sizeof(float) == 4, "fp32 is 4 bytes");
 constexpr int64_t kMinOpset = 11;
 constexpr int64_t kMaxOpset = 17;
 constexpr int64_t kExportOpset = 13;
+/// Values per sample of the graph input at most (the runtime indexes with 32-bit integers).
+constexpr int64_t kMaxInputValues = 2147483647;
 constexpr int64_t kExportIrVersion = 7;
 /// QDQ export: opset 13 (per-axis DequantizeLinear) for int8 tensors only; opset 21 (IR version 10)
 /// is the first with int16 QuantizeLinear / DequantizeLinear.
@@ -48,6 +52,28 @@ std::string dir_name(const std::string& path) {
   if (p == std::string::npos) return ".";
   if (p == 0) return "/";
   return path.substr(0, p);
+}
+
+/// An owned file descriptor (closed on destruction).
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd, o.fd);
+    return *this;
+  }
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  bool ok() const { return fd >= 0; }
+};
+
+/// `s` with control bytes replaced by '?': names from the file end up in one-line messages.
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,25 +191,38 @@ std::string Importer::read_external(const onnx::TensorProto& t, const std::strin
     }
   }
   if (parts.empty()) fail("tensor '", what, "': external data location '", location, "' names no file");
-  std::string p = dir_;
+  // Walk down from the model's folder with openat(O_NOFOLLOW) one component at a time, so that what
+  // is checked is what is read (no window for a component to be swapped for a symlink).
+  Fd cur(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!cur.ok()) fail("tensor '", what, "': cannot open the model's folder ", dir_);
   for (size_t k = 0; k < parts.size(); ++k) {
-    p += "/" + parts[k];
-    struct stat st {};
-    if (lstat(p.c_str(), &st) != 0)
-      fail("tensor '", what, "': external data file '", location, "' not found in the model's folder");
     const bool last = k + 1 == parts.size();
-    if (S_ISLNK(st.st_mode))
-      fail("tensor '", what, "': external data location '", location, "': '", parts[k],
-           "' is a symbolic link (refused: the file must lie inside the model's folder)");
-    if (!last && !S_ISDIR(st.st_mode))
-      fail("tensor '", what, "': external data location '", location, "': '", parts[k], "' is not a folder");
-    if (last && !S_ISREG(st.st_mode))
-      fail("tensor '", what, "': external data location '", location, "' is not a regular file");
+    Fd next(::openat(cur.fd, parts[k].c_str(),
+                     O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (last ? 0 : O_DIRECTORY)));
+    if (!next.ok()) {
+      const int err = errno;
+      struct stat st {};
+      const bool exists = ::fstatat(cur.fd, parts[k].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+      if (exists && S_ISLNK(st.st_mode))
+        fail("tensor '", what, "': external data location '", location, "': '", parts[k],
+             "' is a symbolic link (refused: the file must lie inside the model's folder)");
+      if (exists && !last && !S_ISDIR(st.st_mode))
+        fail("tensor '", what, "': external data location '", location, "': '", parts[k], "' is not a folder");
+      if (!exists)
+        fail("tensor '", what, "': external data file '", location, "' not found in the model's folder");
+      fail("tensor '", what, "': cannot open external data file '", location, "': ", std::strerror(err));
+    }
+    cur = std::move(next);
   }
-  std::ifstream in(p, std::ios::binary);
-  if (!in) fail("tensor '", what, "': cannot open external data file '", location, "'");
-  in.seekg(0, std::ios::end);
-  const int64_t size = static_cast<int64_t>(in.tellg());
+  struct stat st {};
+  if (::fstat(cur.fd, &st) != 0 || !S_ISREG(st.st_mode))
+    fail("tensor '", what, "': external data location '", location, "' is not a regular file");
+  // A hard link is a regular file by every path test; one made to a file outside the folder is
+  // refused by its link count (a file with more than one name may also be reachable from outside).
+  if (st.st_nlink > 1)
+    fail("tensor '", what, "': external data file '", location, "' has ", st.st_nlink,
+         " hard links (refused: it may be a link to a file outside the model's folder; copy it)");
+  const int64_t size = static_cast<int64_t>(st.st_size);
   if (offset > size)
     fail("tensor '", what, "': external data offset ", offset, " is past the end of '", location,
          "' (", size, " bytes)");
@@ -195,9 +234,12 @@ std::string Importer::read_external(const onnx::TensorProto& t, const std::strin
     fail("tensor '", what, "': external data length ", length, " bytes, expected ", expected,
          " for its shape");
   std::string bytes(static_cast<size_t>(length), '\0');
-  in.seekg(offset);
-  in.read(bytes.data(), length);
-  if (!in) fail("tensor '", what, "': cannot read external data file '", location, "'");
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t r = ::pread(cur.fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) fail("tensor '", what, "': cannot read external data file '", location, "'");
+    done += static_cast<size_t>(r);
+  }
   return bytes;
 }
 
@@ -419,9 +461,11 @@ void Importer::import_node(const onnx::NodeProto& n, size_t index) {
   const std::string& op = n.op_type();
   if (!n.domain().empty() && n.domain() != "ai.onnx")
     fail("node '", n.name(), "': unsupported op '", n.domain(), ".", op, "'");
+  // Every supported op has a first output; the code below reads n.output(0) freely (protobuf
+  // aborts the process on an index past the end, found by fuzz/onnx_import_fuzzer).
+  if (n.output_size() < 1 || n.output(0).empty()) fail_node(n, "has no output");
 
   if (op == "Constant") {
-    if (n.output_size() < 1) fail_node(n, "has no output");
     ConstTensor c;
     if (const auto* a = attr(n, "value")) {
       if (a->type() != onnx::AttributeProto::TENSOR) fail_node(n, "attribute value must be a tensor");
@@ -736,10 +780,15 @@ void Importer::import_input() {
   if (!tt.has_shape() || tt.shape().dim_size() < 2)
     fail("graph input '", in->name(), "' needs a shape of rank >= 2 (batch first)");
   Shape s;
+  int64_t per_sample = 1;
   for (int k = 1; k < tt.shape().dim_size(); ++k) {
     const auto& d = tt.shape().dim(k);
     if (!d.has_dim_value() || d.dim_value() < 1)
       fail("graph input '", in->name(), "' dimension ", k, " is not a fixed positive size (only the batch may be symbolic)");
+    if (d.dim_value() > kMaxInputValues / per_sample)
+      fail("graph input '", in->name(), "' has more than 2^31 - 1 values per sample (dimension ", k, " is ",
+           d.dim_value(), ")");
+    per_sample *= d.dim_value();
     s.push_back(d.dim_value());
   }
   g_.meta.input_shape = s;
@@ -1178,7 +1227,15 @@ onnx::ModelProto Exporter::run() {
 
 }  // namespace
 
-Graph import_onnx(const std::string& path) { return Importer(path).run(); }
+Graph import_onnx(const std::string& path) {
+  try {
+    return Importer(path).run();
+  } catch (const BadInput& e) {
+    throw BadInput(one_line(e.what()));  // names and values from the file may hold control bytes
+  } catch (const NotImplemented& e) {
+    throw NotImplemented(one_line(e.what()));
+  }
+}
 
 namespace {
 void write_onnx(const Graph& g, const quant::ModelQuant* mq, const std::string& path) {

@@ -10,7 +10,8 @@
 // Tanh, MaxPool, AveragePool, GlobalAveragePool, Add (two activations, or an activation and a
 // constant bias after MatMul), Concat, Flatten, Reshape, Softmax, Constant, Identity, Dropout
 // (inference: identity). External data is read only from files inside the model's folder:
-// absolute paths, "..", and symlinks (the file or any parent) are refused.
+// absolute paths, "..", symlinks (the file or any parent) and files with more than one hard link
+// are refused (docs/security.md). Names from the file are printed with control bytes as '?'.
 #pragma once
 #include <string>
 

@@ -2,6 +2,11 @@
 // 'descr', 'fortran_order' and 'shape' only, sizes checked against the file before allocating.
 #include "npy.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -125,14 +130,47 @@ bool write_npy(const std::string& path, const char* descr, const std::vector<int
   const size_t total = 10 + h.size() + 1;
   h.append((64 - total % 64) % 64, ' ');
   h += '\n';
-  File file;
-  file.f = std::fopen(path.c_str(), "wb");
-  if (!file.f) return err = "cannot write " + path, false;
-  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<unsigned char>(h.size() & 0xFF),
-                           static_cast<unsigned char>(h.size() >> 8)};
-  if (std::fwrite(pre, 1, 10, file.f) != 10 || std::fwrite(h.data(), 1, h.size(), file.f) != h.size() ||
-      (bytes && std::fwrite(data, 1, bytes, file.f) != bytes))
-    return err = "cannot write " + path, false;
+  const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<unsigned char>(h.size() & 0xFF),
+                                 static_cast<unsigned char>(h.size() >> 8)};
+  return write_file_atomically(path, {{pre, 10}, {h.data(), h.size()}, {data, bytes}}, err);
+}
+
+bool write_file_atomically(const std::string& path, const std::vector<std::pair<const void*, size_t>>& parts,
+                           std::string& err) {
+  static std::atomic<unsigned> counter{0};
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string prefix = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  const std::string tmp = prefix + "." + base + ".tmp." + std::to_string(::getpid()) + "." +
+                          std::to_string(counter.fetch_add(1));
+  // O_EXCL: never write through a file or symlink someone else put at the temporary name.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) return err = "cannot write " + path + ": " + std::strerror(errno), false;
+  auto fail = [&](int e, bool close_fd) {
+    if (close_fd) ::close(fd);
+    ::unlink(tmp.c_str());
+    err = "cannot write " + path + ": " + std::strerror(e);
+    return false;
+  };
+  for (const auto& [p, n] : parts) {
+    for (size_t done = 0; done < n;) {
+      const ssize_t r = ::write(fd, static_cast<const char*>(p) + done, n - done);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return fail(r < 0 ? errno : ENOSPC, true);  // EFBIG, ENOSPC, EDQUOT, EIO
+      done += static_cast<size_t>(r);
+    }
+  }
+  if (::fsync(fd) != 0) return fail(errno, true);
+  if (::close(fd) != 0) return fail(errno, false);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(errno, false);
+  // The rename itself is durable once the folder is synced; a folder that cannot be opened
+  // (some file systems) leaves it to the next sync.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
   return true;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace shrink::rttool {
@@ -31,8 +32,16 @@ bool read_npy(const std::string& path, NpyArray& out, std::string& err);
 /// messages. The stream is not closed.
 bool read_npy(std::FILE* f, const std::string& path, NpyArray& out, std::string& err);
 
-/// Writes `bytes` of raw little-endian data with dtype descr ("<f4", "|i1", "<i2", "<i4").
+/// Writes `bytes` of raw little-endian data with dtype descr ("<f4", "|i1", "<i2", "<i4"),
+/// atomically (write_file_atomically): on failure `path` is as it was.
 bool write_npy(const std::string& path, const char* descr, const std::vector<int64_t>& shape, const void* data,
                size_t bytes, std::string& err);
+
+/// Writes the byte ranges to `path` through a temporary in the same folder
+/// (".<name>.tmp.<pid>.<n>", created with O_EXCL), fsynced, renamed over `path`, then the folder
+/// fsynced. On any failure (a full disk, EFBIG past RLIMIT_FSIZE, ...) the temporary is removed,
+/// `path` is untouched and err holds one line naming it.
+bool write_file_atomically(const std::string& path, const std::vector<std::pair<const void*, size_t>>& parts,
+                           std::string& err);
 
 }  // namespace shrink::rttool

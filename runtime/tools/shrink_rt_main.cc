@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cerrno>
 #include <cmath>
 #include <set>
@@ -481,6 +482,9 @@ int cmd_inspect(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past the file size limit write(2) then fails with EFBIG (and the output's temporary is
+  // removed, npy.h) instead of the process being killed with a partial temporary left behind.
+  std::signal(SIGXFSZ, SIG_IGN);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
