@@ -204,7 +204,8 @@ torch::Tensor Executor::forward(const torch::Tensor& x) {
 }
 
 std::map<std::string, torch::Tensor> Executor::forward_with(const torch::Tensor& x_in,
-                                                            const std::vector<std::string>& names) {
+                                                            const std::vector<std::string>& names,
+                                                            bool with_output) {
   const ir::Shape& in_shape = graph_.meta.input_shape;
   if (graph_.outputs.empty()) throw BadInput("executor: the graph has no outputs");
   if (!x_in.is_floating_point())
@@ -238,11 +239,12 @@ std::map<std::string, torch::Tensor> Executor::forward_with(const torch::Tensor&
 
   std::map<std::string, torch::Tensor> values;
   values[ir::Graph::kInput] = x;
-  return run_graph(std::move(values), wanted);
+  return run_graph(std::move(values), wanted, with_output);
 }
 
 std::map<std::string, torch::Tensor> Executor::forward_from(const std::map<std::string, torch::Tensor>& given,
-                                                            const std::vector<std::string>& names) {
+                                                            const std::vector<std::string>& names,
+                                                            bool with_output) {
   if (graph_.outputs.empty()) throw BadInput("executor: the graph has no outputs");
   std::set<std::string> wanted(names.begin(), names.end());
   for (const auto& w : wanted)
@@ -251,13 +253,14 @@ std::map<std::string, torch::Tensor> Executor::forward_from(const std::map<std::
   for (const auto& [name, t] : given)
     if (name != ir::Graph::kInput && !graph_.find(name))
       throw BadInput("executor: a value is given for '", name, "': no such node");
-  return run_graph(given, wanted);
+  return run_graph(given, wanted, with_output);
 }
 
 std::map<std::string, torch::Tensor> Executor::run_graph(std::map<std::string, torch::Tensor> values,
-                                                         const std::set<std::string>& wanted) {
+                                                         const std::set<std::string>& wanted, bool with_output) {
   // Which nodes run: those the outputs or the wanted values need, stopping at given values.
-  std::set<std::string> needed(graph_.outputs.begin(), graph_.outputs.end());
+  std::set<std::string> needed;
+  if (with_output) needed.insert(graph_.outputs.begin(), graph_.outputs.end());
   needed.insert(wanted.begin(), wanted.end());
   for (size_t i = graph_.nodes.size(); i-- > 0;) {
     const ir::Node& n = graph_.nodes[i];
@@ -309,6 +312,7 @@ std::map<std::string, torch::Tensor> Executor::run_graph(std::map<std::string, t
       if (lu != last_use.end() && lu->second == i && !keep.count(name)) values.erase(name);
     }
   }
+  if (!with_output) return result;
   auto out = values.find(graph_.outputs[0]);
   if (out == values.end()) throw BadInput("executor: the output '", graph_.outputs[0], "' was not computed");
   result["output"] = out->second;
@@ -364,7 +368,8 @@ torch::Tensor Executor::run_node(const ir::Node& n, const std::vector<torch::Ten
       torch::Tensor gamma = param("weight", false);
       torch::Tensor beta = param("bias", false);
       torch::Tensor mean, var;
-      if (training_) {
+      const bool train_stats = training_ && !frozen_.count(n.name);
+      if (train_stats) {
         mean = tensor(n.name, "running_mean");
         var = tensor(n.name, "running_var");
       } else {
@@ -374,7 +379,7 @@ torch::Tensor Executor::run_node(const ir::Node& n, const std::vector<torch::Ten
       if (in[0].dim() < 2 || in[0].size(1) != mean.numel())
         throw BadInput(node_context(n), ": input has shape ", in[0].sizes(), ", expected ",
                        mean.numel(), " channels in dimension 1");
-      return at::batch_norm(in[0], gamma, beta, mean, var, training_, 0.1, n.eps, false);
+      return at::batch_norm(in[0], gamma, beta, mean, var, train_stats, 0.1, n.eps, false);
     }
     case ir::Op::ReLU:
       expect_inputs(n, in, 1, 1);

@@ -56,18 +56,26 @@ class Executor {
   torch::Tensor forward(const torch::Tensor& x);
   /// Like forward, but also returns the outputs of the named nodes (for feature distillation,
   /// activation statistics). The returned map holds every requested name and "output".
+  /// With `with_output` false only the named nodes (and what they need) run, and "output" is
+  /// absent (feature distillation of a part of the network).
   std::map<std::string, torch::Tensor> forward_with(const torch::Tensor& x,
-                                                    const std::vector<std::string>& names);
+                                                    const std::vector<std::string>& names,
+                                                    bool with_output = true);
   /// Runs only the part of the graph the outputs (and `names`) still need, given some values:
   /// `given` maps node names (or Graph::kInput, normalized) to their outputs as consumers see
   /// them (after hooks). Given nodes do not run; nodes only they depend on do not run either.
   /// (Sweeps cache the fp32 values entering a layer and rerun only the suffix from it.)
   std::map<std::string, torch::Tensor> forward_from(const std::map<std::string, torch::Tensor>& given,
-                                                    const std::vector<std::string>& names = {});
+                                                    const std::vector<std::string>& names = {},
+                                                    bool with_output = true);
 
   /// Train mode: BatchNorm uses batch statistics and updates its running statistics.
   void set_training(bool on);
   bool training() const { return training_; }
+  /// Nodes whose BatchNorm stays in inference mode (running statistics used, not updated) even
+  /// in train mode: the frozen part of a network while another part trains.
+  void set_frozen(std::set<std::string> nodes) { frozen_ = std::move(nodes); }
+  const std::set<std::string>& frozen() const { return frozen_; }
 
   /// Trainable tensors (requires_grad), in graph order.
   std::vector<torch::Tensor> parameters() const;
@@ -92,6 +100,7 @@ class Executor {
  private:
   ir::Graph graph_;
   bool training_ = false;
+  std::set<std::string> frozen_;
   std::map<std::string, std::map<std::string, torch::Tensor>> tensors_;
   std::map<std::string, std::map<std::string, bool>> trainable_;
   struct HookEntry { int id; std::string node; NodeHooks hooks; };
@@ -99,7 +108,7 @@ class Executor {
   int next_hook_id_ = 1;
   torch::Tensor run_node(const ir::Node& n, const std::vector<torch::Tensor>& in);
   std::map<std::string, torch::Tensor> run_graph(std::map<std::string, torch::Tensor> values,
-                                                 const std::set<std::string>& wanted);
+                                                 const std::set<std::string>& wanted, bool with_output);
 };
 
 /// Converts IR tensors and data to torch and back.

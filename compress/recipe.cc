@@ -516,18 +516,47 @@ TrainOptions default_train_options() { return TrainOptions{}; }
 
 OptionSpec distill_option_spec() {
   return {"distill", OptType::Map, "(none)",
-          "knowledge distillation: loss = CE + alpha * T^2 * KL(teacher || student) at temperature T",
+          "knowledge distillation: loss = CE + alpha * T^2 * KL(teacher || student) at temperature T, plus feature "
+          "matching and attention transfer terms (docs/distillation.md)",
           {{"teacher", OptType::String, "original",
             "'original' (the model as loaded or last trained, before compression stages) or a .h5 file", {}},
-           {"temperature", OptType::Float, "5", "softmax temperature T (> 0)", {}},
-           {"alpha", OptType::Float, "2", "weight of the distillation term (>= 0)", {}}}};
+           {"temperature", OptType::Float, "5", "softmax temperature T (> 0); also spelled T", {}},
+           {"T", OptType::Float, "5", "the paper's name of temperature", {}},
+           {"alpha", OptType::Float, "2", "weight of the distillation term (>= 0); also spelled lambda", {}},
+           {"lambda", OptType::Float, "2", "the paper's name of alpha", {}},
+           {"features", OptType::StringList, "[]",
+            "feature matching (MSE) between nodes: NODE (same name in both) or STUDENT:TEACHER", {}},
+           {"feature_weight", OptType::Float, "1", "weight of each feature-matching term", {}},
+           {"attention", OptType::StringList, "[]",
+            "attention transfer between nodes (normalised channel-summed squares): NODE or STUDENT:TEACHER", {}},
+           {"attention_weight", OptType::Float, "1000", "weight of each attention-transfer term", {}}}};
 }
+
+namespace {
+// One of two spellings of a distill key (temperature / T, alpha / lambda); both is an error.
+double distill_value(const StageArgs& d, const std::string& a, const std::string& b, double dflt) {
+  if (d.has(a) && d.has(b)) d.fail(b, "'" + a + "' and '" + b + "' are the same setting; give one");
+  return d.has(b) ? d.get_float(b, dflt) : d.get_float(a, dflt);
+}
+
+// "NODE" or "STUDENT:TEACHER" -> {student, teacher}.
+std::pair<std::string, std::string> term_nodes(const StageArgs& d, const std::string& key, const std::string& s) {
+  auto c = s.find(':');
+  std::string st = c == std::string::npos ? s : s.substr(0, c), te = c == std::string::npos ? s : s.substr(c + 1);
+  if (st.empty() || te.empty()) d.fail(key, "'" + s + "': expected NODE or STUDENT:TEACHER");
+  return {st, te};
+}
+}  // namespace
 
 void check_distill(const StageArgs& a) {
   StageArgs d = a.sub("distill");
-  if (d.get_float("temperature", 5) <= 0) d.fail("temperature", "must be > 0");
-  if (d.get_float("alpha", 2) < 0) d.fail("alpha", "must be >= 0");
+  if (distill_value(d, "temperature", "T", 5) <= 0) d.fail(d.has("T") ? "T" : "temperature", "must be > 0");
+  if (distill_value(d, "alpha", "lambda", 2) < 0) d.fail(d.has("lambda") ? "lambda" : "alpha", "must be >= 0");
   if (d.get_string("teacher", "original").empty()) d.fail("teacher", "must be 'original' or a .h5 file");
+  for (const char* key : {"features", "attention"})
+    for (const auto& s : d.get_list(key, {})) term_nodes(d, key, s);
+  if (d.get_float("feature_weight", 1) < 0) d.fail("feature_weight", "must be >= 0");
+  if (d.get_float("attention_weight", 1000) < 0) d.fail("attention_weight", "must be >= 0");
 }
 
 std::unique_ptr<Executor> make_teacher(StageContext& ctx, const StageArgs& a, TrainOptions& o) {
@@ -544,8 +573,18 @@ std::unique_ptr<Executor> make_teacher(StageContext& ctx, const StageArgs& a, Tr
   }
   teacher->set_training(false);
   o.teacher = teacher.get();
-  o.temperature = d.get_float("temperature", 5);
-  o.alpha = d.get_float("alpha", 2);
+  o.temperature = distill_value(d, "temperature", "T", 5);
+  o.alpha = distill_value(d, "alpha", "lambda", 2);
+  struct Kind { const char* key; const char* kind; double weight; };
+  const Kind kinds[] = {{"features", "mse", d.get_float("feature_weight", 1)},
+                        {"attention", "attention", d.get_float("attention_weight", 1000)}};
+  for (const auto& [key, kind, weight] : kinds)
+    for (const auto& s : d.get_list(key, {})) {
+      auto [st, te] = term_nodes(d, key, s);
+      if (!ctx.model.find(st)) d.fail(key, "'" + st + "' is not a node of the model");
+      if (!teacher->graph().find(te)) d.fail(key, "'" + te + "' is not a node of the teacher");
+      o.terms.push_back({kind, st, te, weight, feature_loss(kind)});
+    }
   ctx.extra["teacher"] = t;
   return teacher;
 }
@@ -953,6 +992,7 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     }
     row.extra = ctx.extra;
     rep.stages.push_back(row);
+    for (const auto& [title, html] : ctx.sections) rep.sections.push_back({title, html});
 
     char line[256];
     std::snprintf(line, sizeof line, "[%d/%d] %-9s %7.1f s  %s accuracy %s (%lld)  %lld params  %s  ", i,

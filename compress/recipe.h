@@ -161,6 +161,8 @@ struct StageContext {
   int64_t accuracy_n = 0;
   std::vector<std::string> files;   ///< files written besides model.h5 (exports)
   nlohmann::json extra = nlohmann::json::object();  ///< stage-specific numbers for report.json
+  /// Sections of report.html: (title, trusted HTML fragment, escaped where needed).
+  std::vector<std::pair<std::string, std::string>> sections;
 };
 
 struct StageSpec {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "compress/ir/error.h"
@@ -59,7 +61,72 @@ struct ModeGuard {
   ~ModeGuard() { ex.set_training(was); }
 };
 
+std::map<std::string, FeatureLossFn>& loss_registry() {
+  static std::map<std::string, FeatureLossFn> r;
+  return r;
+}
+
+// Restores an executor's frozen set on scope exit.
+struct FrozenGuard {
+  Executor& ex;
+  std::set<std::string> was;
+  FrozenGuard(Executor& e, std::set<std::string> now) : ex(e), was(e.frozen()) { ex.set_frozen(std::move(now)); }
+  ~FrozenGuard() { ex.set_frozen(was); }
+};
+
+// The trainable tensors under o.trainable, and the nodes frozen by it.
+std::vector<torch::Tensor> trainable_parameters(const Executor& model, const TrainOptions& o,
+                                                std::set<std::string>& frozen) {
+  if (o.trainable.empty()) return model.parameters();
+  std::set<std::string> train_nodes;
+  for (const auto& name : o.trainable) {
+    if (!model.graph().find(name)) throw BadInput("training: trainable node '", name, "' is not in the model");
+    train_nodes.insert(name);
+  }
+  for (const auto& n : model.graph().nodes)
+    if (!train_nodes.count(n.name)) frozen.insert(n.name);
+  std::vector<torch::Tensor> params;
+  for (const auto& [name, t] : model.named_parameters())
+    if (train_nodes.count(name.substr(0, name.rfind('/')))) params.push_back(t);
+  return params;
+}
+
+void check_terms(const Executor& model, const TrainOptions& o) {
+  if ((!o.terms.empty() || !o.feed.empty()) && !o.teacher)
+    throw BadInput("training: feature distillation terms and fed nodes need a teacher");
+  for (const auto& t : o.terms) {
+    if (!t.fn) throw BadInput("training: the '", t.kind, "' loss term has no function");
+    if (!model.graph().find(t.student))
+      throw BadInput("distillation: ", t.kind, " term: student node '", t.student, "' is not in the model");
+    if (!o.teacher->graph().find(t.teacher))
+      throw BadInput("distillation: ", t.kind, " term: teacher node '", t.teacher, "' is not in the teacher");
+    if (!(t.weight >= 0)) throw BadInput("distillation: ", t.kind, " term weight is ", t.weight, ", expected >= 0");
+  }
+  for (const auto& f : o.feed)
+    if (!model.graph().find(f) || !o.teacher->graph().find(f))
+      throw BadInput("training: fed node '", f, "' must be in both the model and the teacher");
+  if (!(o.ce_weight >= 0)) throw BadInput("training: ce_weight is ", o.ce_weight, ", expected >= 0");
+}
+
 }  // namespace
+
+void register_feature_loss(const std::string& kind, FeatureLossFn fn) { loss_registry()[kind] = std::move(fn); }
+
+FeatureLossFn feature_loss(const std::string& kind) {
+  auto it = loss_registry().find(kind);
+  if (it == loss_registry().end()) {
+    std::string known;
+    for (const auto& k : feature_loss_kinds()) known += (known.empty() ? "" : ", ") + k;
+    throw BadInput("unknown feature loss '", kind, "' (known: ", known.empty() ? "none registered" : known, ")");
+  }
+  return it->second;
+}
+
+std::vector<std::string> feature_loss_kinds() {
+  std::vector<std::string> v;
+  for (const auto& [k, f] : loss_registry()) v.push_back(k);
+  return v;
+}
 
 std::pair<torch::Tensor, torch::Tensor> dataset_to_torch(const ir::Dataset& data, int64_t limit) {
   check_dataset(data, "to torch");
@@ -72,7 +139,7 @@ std::pair<torch::Tensor, torch::Tensor> dataset_to_torch(const ir::Dataset& data
 }
 
 torch::Tensor training_loss(const torch::Tensor& student, const torch::Tensor& labels,
-                            const torch::Tensor& teacher, double temperature, double alpha) {
+                            const torch::Tensor& teacher, double temperature, double alpha, double ce_weight) {
   if (student.dim() != 2 || labels.dim() != 1 || labels.size(0) != student.size(0))
     throw BadInput("loss: logits of shape ", student.sizes(), " and labels of shape ", labels.sizes(),
                    ", expected {N, K} and {N}");
@@ -84,6 +151,7 @@ torch::Tensor training_loss(const torch::Tensor& student, const torch::Tensor& l
                      " outputs");
   }
   torch::Tensor loss = torch::nn::functional::cross_entropy(student, labels);
+  if (ce_weight != 1) loss = loss * ce_weight;
   if (teacher.defined()) {
     if (teacher.sizes() != student.sizes())
       throw BadInput("distillation: teacher logits ", teacher.sizes(), " differ from the student's ",
@@ -115,9 +183,21 @@ TrainResult train(Executor& model, const ir::Dataset& data, const TrainOptions& 
   const int64_t n = o.limit < 0 ? data.size : std::min(o.limit, data.size);
   if (n < 1) throw BadInput("training: limit is ", o.limit, ", expected >= 1");
 
+  check_terms(model, o);
+  const bool kd = o.teacher && o.alpha > 0;
+  const bool need_logits = o.ce_weight > 0 || kd;
+  if (!need_logits && o.terms.empty())
+    throw BadInput("training: nothing to minimise (ce_weight 0 and no distillation term)");
   at::manual_seed(o.seed);
-  std::vector<torch::Tensor> params = model.parameters();
+  std::set<std::string> frozen = model.frozen();
+  std::vector<torch::Tensor> params = trainable_parameters(model, o, frozen);
   if (params.empty()) throw BadInput("training: the model has no trainable tensors");
+  FrozenGuard frozen_guard(model, frozen);
+  std::vector<std::string> student_names, teacher_names(o.feed);
+  for (const auto& t : o.terms) {
+    student_names.push_back(t.student);
+    teacher_names.push_back(t.teacher);
+  }
   std::unique_ptr<torch::optim::Optimizer> opt;
   if (o.optimizer == "adam") {
     opt = std::make_unique<torch::optim::Adam>(
@@ -153,30 +233,48 @@ TrainResult train(Executor& model, const ir::Dataset& data, const TrainOptions& 
       double lr = learning_rate(o, step, total_steps);
       for (auto& group : opt->param_groups()) group.options().set_lr(lr);
 
-      torch::Tensor teacher_logits;
+      std::map<std::string, torch::Tensor> tv;
       if (o.teacher) {
         torch::NoGradGuard no_grad;
-        teacher_logits = o.teacher->forward(xb);
+        tv = o.teacher->forward_with(xb, teacher_names, kd);
       }
       opt->zero_grad();
-      torch::Tensor logits = model.forward(xb);
-      torch::Tensor loss = training_loss(logits, yb, teacher_logits, o.temperature, o.alpha);
+      std::map<std::string, torch::Tensor> sv;
+      if (o.feed.empty()) {
+        sv = model.forward_with(xb, student_names, need_logits);
+      } else {
+        std::map<std::string, torch::Tensor> given;
+        for (const auto& f : o.feed) given[f] = tv.at(f);
+        sv = model.forward_from(given, student_names, need_logits);
+      }
+      torch::Tensor loss = torch::zeros({}, torch::kFloat32);
+      if (need_logits)
+        loss = training_loss(sv.at("output"), yb, kd ? tv.at("output") : torch::Tensor(), o.temperature, o.alpha,
+                             o.ce_weight);
+      for (const auto& t : o.terms) {
+        const torch::Tensor& a = sv.at(t.student);
+        const torch::Tensor& b = tv.at(t.teacher);
+        if (a.sizes() != b.sizes())
+          throw BadInput("distillation: ", t.kind, " term: student '", t.student, "' has shape ", a.sizes(),
+                         ", teacher '", t.teacher, "' ", b.sizes());
+        loss = loss + t.weight * t.fn(a, b);
+      }
       loss.backward();
       opt->step();
 
       const int64_t m = hi - lo;
       loss_sum += loss.item<double>() * static_cast<double>(m);
-      correct += logits.detach().argmax(1).eq(yb).sum().item<int64_t>();
+      if (need_logits) correct += sv.at("output").detach().argmax(1).eq(yb).sum().item<int64_t>();
       seen += m;
       if (o.on_step) o.on_step(step, epoch);
       ++step;
-      bar.update(b + 1, "loss " + fixed(loss_sum / seen) + " acc " + fixed(double(correct) / seen));
+      bar.update(b + 1, "loss " + fixed(loss_sum / seen) + (need_logits ? " acc " + fixed(double(correct) / seen) : ""));
     }
     EpochStats st;
     st.epoch = epoch;
     st.loss = loss_sum / static_cast<double>(seen);
-    st.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-    std::string status = "loss " + fixed(st.loss) + " acc " + fixed(st.train_accuracy);
+    st.train_accuracy = need_logits ? static_cast<double>(correct) / static_cast<double>(seen) : -1;
+    std::string status = "loss " + fixed(st.loss) + (need_logits ? " acc " + fixed(st.train_accuracy) : "");
     if (val) {
       EvalResult e = evaluate(model, *val);
       st.val_accuracy = e.accuracy;

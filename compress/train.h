@@ -4,8 +4,12 @@
 //   TrainResult r = train(ex, train_set, o, &val_set);
 //   EvalResult e = evaluate(ex, test_set);      // e.accuracy, e.loss, e.n
 //
-// Loss: cross-entropy; with a teacher, CE + alpha * T^2 * KL(softmax(t/T) || softmax(s/T))
-// (Hinton et al.; alpha = 2, T = 5 in the shunt-connection paper).
+// Loss: ce_weight * cross-entropy; with a teacher, + alpha * T^2 * KL(softmax(t/T) || softmax(s/T))
+// (Hinton et al.; alpha = 2, T = 5 in the shunt-connection paper), + each feature term
+// weight * fn(student node, teacher node) (distill/: feature matching, attention transfer).
+// Only some nodes can train (`trainable`; the others are frozen, their BatchNorm included), and
+// a student can start from the teacher's value of a node (`feed`): training a shunt alone
+// against the teacher's feature map runs only the shunt.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -17,6 +21,24 @@
 #include "compress/ir/dataset.h"
 
 namespace shrink {
+
+/// A feature loss between a student and a teacher value: (student, teacher) -> scalar.
+using FeatureLossFn = std::function<torch::Tensor(const torch::Tensor& student, const torch::Tensor& teacher)>;
+
+/// One extra training loss term: weight * fn(student's output of node `student`, teacher's output
+/// of node `teacher`). Needs a teacher.
+struct LossTerm {
+  std::string kind;      ///< for messages ("mse", "attention")
+  std::string student, teacher;
+  double weight = 1;
+  FeatureLossFn fn;
+};
+
+/// Feature-loss kinds by name, for recipes and commands. distill::register_losses() registers
+/// "mse" and "attention"; feature_loss throws BadInput listing the known kinds.
+void register_feature_loss(const std::string& kind, FeatureLossFn fn);
+FeatureLossFn feature_loss(const std::string& kind);
+std::vector<std::string> feature_loss_kinds();
 
 struct TrainOptions {
   int epochs = 2;
@@ -33,6 +55,17 @@ struct TrainOptions {
   Executor* teacher = nullptr;
   double temperature = 5;
   double alpha = 2;
+  /// Feature terms (need a teacher); every node named must exist in its model.
+  std::vector<LossTerm> terms;
+  /// Weight of the cross-entropy on labels. With ce_weight 0 and no KD term (no teacher or
+  /// alpha 0) the student's logits are not computed: only what the terms need runs.
+  double ce_weight = 1;
+  /// Nodes whose tensors train (empty: every node). The others are frozen: not updated, and
+  /// their BatchNorm keeps its running statistics.
+  std::vector<std::string> trainable;
+  /// Student nodes that take the teacher's output of the same-named node instead of computing
+  /// it (the student must equal the teacher up to there: a frozen shared prefix).
+  std::vector<std::string> feed;
   /// Called after every optimizer step (global step, epoch); e.g. pruning schedules.
   std::function<void(int64_t step, int epoch)> on_step;
   /// Called after every epoch with its index (0-based).
@@ -41,7 +74,7 @@ struct TrainOptions {
 
 struct EpochStats {
   int epoch = 0;
-  double loss = 0, train_accuracy = 0;
+  double loss = 0, train_accuracy = 0;  ///< train_accuracy -1 when no logits were computed
   double val_accuracy = -1, val_loss = -1;  ///< -1 when no validation set
   double seconds = 0;
 };
@@ -68,13 +101,13 @@ void fill_metadata_from_data(ir::Graph& g, const ir::Dataset& data);
 /// Sets LibTorch's intra-op threads; n <= 0 means all cores.
 void set_threads(int n);
 
-/// The loss train() minimises for one batch: mean cross-entropy of `student` logits {N, K}
-/// against int64 `labels` {N}; when `teacher` logits are defined, plus
+/// The logit part of the loss train() minimises for one batch: ce_weight * mean cross-entropy
+/// of `student` logits {N, K} against int64 `labels` {N}; when `teacher` logits are defined, plus
 /// alpha * T^2 * mean over the batch of KL(softmax(teacher/T) || softmax(student/T)).
 /// Throws BadInput when a label is outside [0, K).
 torch::Tensor training_loss(const torch::Tensor& student, const torch::Tensor& labels,
                             const torch::Tensor& teacher = {}, double temperature = 5,
-                            double alpha = 2);
+                            double alpha = 2, double ce_weight = 1);
 
 /// Learning rate at optimizer step `step` (0-based) of `total` under o.schedule:
 /// cosine lr * (1 + cos(pi * step / total)) / 2 (per step, towards 0); step: lr, x0.1 from

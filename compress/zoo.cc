@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "compress/executor.h"
+#include "compress/graph_builder.h"
 #include "compress/ir/error.h"
 
 #ifndef SHRINK_VERSION
@@ -26,84 +27,17 @@ namespace shrink::zoo {
 
 namespace {
 
-class Builder {
+// The graph lives in a base constructed before the GraphBuilder that appends to it.
+struct GraphHolder {
+  ir::Graph g_;
+};
+
+class Builder : private GraphHolder, public GraphBuilder {
  public:
-  Builder(const std::string& name, const ZooOptions& o)
-      : gen_(at::make_generator<at::CPUGeneratorImpl>(o.seed)) {
+  Builder(const std::string& name, const ZooOptions& o) : GraphHolder(), GraphBuilder(g_, o.seed) {
     g_.meta.name = name;
     g_.meta.input_shape = o.input_shape;
     g_.meta.producer = std::string("shrink ") + SHRINK_VERSION;
-  }
-
-  // Kaiming-uniform(a = sqrt(5)) weight and uniform bias: both U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-  ir::Tensor uniform(const ir::Shape& shape, int64_t fan_in) {
-    double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-    torch::Tensor t = torch::empty(std::vector<int64_t>(shape.begin(), shape.end()), torch::kFloat32);
-    t.uniform_(-bound, bound, gen_);
-    return from_torch(t);
-  }
-
-  std::string conv(const std::string& name, const std::string& in, int64_t cin, int64_t cout,
-                   int64_t k, int64_t stride, int64_t pad, int64_t groups, bool bias) {
-    ir::Node n;
-    n.name = name;
-    n.op = ir::Op::Conv2d;
-    n.inputs = {in};
-    n.in_channels = cin;
-    n.out_channels = cout;
-    n.groups = groups;
-    n.kernel = {k, k};
-    n.stride = {stride, stride};
-    n.pads = {pad, pad, pad, pad};
-    n.has_bias = bias;
-    int64_t fan_in = cin / groups * k * k;
-    n.tensors["weight"] = uniform({cout, cin / groups, k, k}, fan_in);
-    if (bias) n.tensors["bias"] = uniform({cout}, fan_in);
-    return add(std::move(n));
-  }
-
-  std::string linear(const std::string& name, const std::string& in, int64_t fin, int64_t fout) {
-    ir::Node n;
-    n.name = name;
-    n.op = ir::Op::Linear;
-    n.inputs = {in};
-    n.in_channels = fin;
-    n.out_channels = fout;
-    n.tensors["weight"] = uniform({fout, fin}, fin);
-    n.tensors["bias"] = uniform({fout}, fin);
-    return add(std::move(n));
-  }
-
-  std::string bn(const std::string& name, const std::string& in, int64_t c) {
-    ir::Node n;
-    n.name = name;
-    n.op = ir::Op::BatchNorm;
-    n.inputs = {in};
-    n.in_channels = c;
-    n.out_channels = c;
-    n.tensors["weight"] = ir::Tensor({c}, std::vector<float>(static_cast<size_t>(c), 1.0f));
-    n.tensors["bias"] = ir::Tensor({c});
-    n.tensors["running_mean"] = ir::Tensor({c});
-    n.tensors["running_var"] = ir::Tensor({c}, std::vector<float>(static_cast<size_t>(c), 1.0f));
-    return add(std::move(n));
-  }
-
-  std::string pool(const std::string& name, const std::string& in, ir::Op op, int64_t k, int64_t s) {
-    ir::Node n;
-    n.name = name;
-    n.op = op;
-    n.inputs = {in};
-    n.kernel = {k, k};
-    n.stride = {s, s};
-    return add(std::move(n));
-  }
-
-  std::string simple(const std::string& name, ir::Op op, std::vector<std::string> inputs) {
-    ir::Node n;
-    n.name = name;
-    n.op = op;
-    n.inputs = std::move(inputs);
-    return add(std::move(n));
   }
 
   ir::Graph finish(const std::string& output) {
@@ -111,16 +45,6 @@ class Builder {
     g_.infer_shapes();
     return std::move(g_);
   }
-
- private:
-  std::string add(ir::Node n) {
-    std::string name = n.name;
-    g_.add(std::move(n));
-    return name;
-  }
-
-  ir::Graph g_;
-  at::Generator gen_;
 };
 
 void expect_image(const std::string& model, const ZooOptions& o, int64_t min_hw) {
@@ -157,14 +81,6 @@ ir::Graph lenet5(const ZooOptions& o) {
   x = b.simple("relu1", ir::Op::ReLU, {x});
   x = b.linear("fc2", x, 500, o.num_classes);
   return b.finish(x);
-}
-
-// torchvision's _make_divisible: round to the nearest multiple of `divisor` (at least divisor),
-// never going more than 10% below v.
-int64_t make_divisible(double v, int64_t divisor = 8) {
-  int64_t r = std::max<int64_t>(divisor, static_cast<int64_t>(v + divisor / 2.0) / divisor * divisor);
-  if (static_cast<double>(r) < 0.9 * v) r += divisor;
-  return r;
 }
 
 ir::Graph mobilenetv2(const ZooOptions& o) {
@@ -243,6 +159,14 @@ ir::Graph resnet8(const ZooOptions& o) {
 }
 
 }  // namespace
+
+// torchvision's _make_divisible: round to the nearest multiple of `divisor` (at least divisor),
+// never going more than 10% below v.
+int64_t make_divisible(double v, int64_t divisor) {
+  int64_t r = std::max<int64_t>(divisor, static_cast<int64_t>(v + divisor / 2.0) / divisor * divisor);
+  if (static_cast<double>(r) < 0.9 * v) r += divisor;
+  return r;
+}
 
 std::vector<std::string> names() { return {"lenet300", "lenet5", "mobilenetv2", "resnet8"}; }
 

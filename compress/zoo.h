@@ -27,6 +27,9 @@ struct ZooOptions {
 };
 
 std::vector<std::string> names();
+/// torchvision's _make_divisible: v rounded to the nearest multiple of `divisor` (at least
+/// divisor), never more than 10% below v. Channel counts of mobilenetv2 and of shunt blocks.
+int64_t make_divisible(double v, int64_t divisor = 8);
 /// Throws BadInput("unknown zoo model 'x' (known: lenet300, lenet5, mobilenetv2, resnet8)").
 ir::Graph make(const std::string& name, const ZooOptions& o);
 

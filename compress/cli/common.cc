@@ -39,7 +39,7 @@ const std::vector<Command>& commands() {
       {"quantize", "fixed-point or k-means quantization (calibrated on val)", cmd_quantize},
       {"sweep", "quantization or pruning sensitivity sweep, mixed-precision exploration", cmd_sweep},
       {"prune", "unstructured (magnitude, AGP) and structured (channel) pruning with channel removal", cmd_prune},
-      {"shunt", "Knowledge-Quotient-guided shunt connections (not implemented yet, issue 6)", cmd_shunt},
+      {"shunt", "Knowledge-Quotient ranking of residual blocks; replace a run of blocks by a shunt, trained by distillation", cmd_shunt},
       {"run", "run a YAML recipe: stages, models, report.json and report.html", cmd_run},
       {"export", "write a model as onnx, shr, c or hdf5", cmd_export},
   };

@@ -11,6 +11,7 @@
 #include "compress/ir/error.h"
 #include "prune/register.h"
 #include "quantize/register.h"
+#include "shunt/register.h"
 
 namespace {
 
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   try {
     shrink::quant::register_all();  // executor setup "quant" and the recipe stage `quantize`
     shrink::prune::register_all();  // the recipe stage `prune`
+    shrink::shunt::register_all();  // the recipe stage `shunt`, the distillation losses
     return dispatch(argc, argv);
   } catch (const shrink::Error& e) {
     std::cerr << "shrink: " << one_line(e.what()) << std::endl;

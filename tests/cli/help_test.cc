@@ -34,17 +34,6 @@ TEST(CliHelp, EveryCommandHasHelp) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
 }
 
-TEST(CliHelp, NotImplementedCommandsExit3NamingTheIssue) {
-  TempDir t;
-  const std::pair<const char*, int> cases[] = {{"shunt", 6}};
-  for (const auto& [cmd, issue] : cases) {
-    CmdResult r = run_shrink(std::string(cmd) + " m.h5 --data fashion-mnist -o q.h5", t.path());
-    EXPECT_EQ(r.code, 3) << cmd;
-    EXPECT_EQ(line_count(r.err), 1) << r.err;
-    EXPECT_NE(r.err.find("not implemented yet (issue " + std::to_string(issue) + ")"), std::string::npos) << r.err;
-  }
-}
-
 TEST(CliHelp, VersionAndNoArguments) {
   TempDir t;
   CmdResult r = run_shrink("--version", t.path());

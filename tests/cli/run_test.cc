@@ -86,7 +86,7 @@ TEST(CliRunRecipe, DryRunWritesNothingAndShowsOverrides) {
 
 TEST(CliRunRecipe, ShippedRecipesValidate) {
   TempDir t;
-  for (const char* name : {"default.yaml", "lenet5-train.yaml"}) {
+  for (const char* name : {"default.yaml", "lenet5-train.yaml", "mobilenetv2-shunt.yaml"}) {
     CmdResult r = run_shrink(std::string("run '") + SHRINK_SOURCE_DIR + "/recipes/" + name + "' --dry-run", t.path());
     EXPECT_EQ(r.code, 0) << name << ": " << r.err;
   }

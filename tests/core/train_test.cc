@@ -114,6 +114,9 @@ TEST(TrainTest, DistillationLossMatchesHandComputation) {
   torch::Tensor labels = torch::tensor({2, 0}, torch::kInt64);
   EXPECT_NEAR(training_loss(st, labels, tt, T, alpha).item<double>(), expected, 1e-5);
   EXPECT_NEAR(training_loss(st, labels).item<double>(), ce / 2, 1e-6);
+  // ce_weight scales the cross-entropy only (0: the distillation term alone).
+  EXPECT_NEAR(training_loss(st, labels, tt, T, alpha, 0.0).item<double>(), alpha * T * T * kl / 2, 1e-5);
+  EXPECT_NEAR(training_loss(st, labels, tt, T, alpha, 0.5).item<double>(), ce / 4 + alpha * T * T * kl / 2, 1e-5);
   EXPECT_THROW(training_loss(st, torch::tensor({3, 0}, torch::kInt64)), BadInput);
 }
 

@@ -14,6 +14,7 @@
 #include "compress/ir/error.h"
 #include "compress/train.h"
 #include "compress/zoo.h"
+#include "tests/util/zoo_models.h"
 #include "prune/channels.h"
 #include "prune/prune_model.h"
 #include "prune/rank.h"
@@ -22,18 +23,7 @@ namespace shrink::prune {
 namespace {
 
 /// A zoo model with non-trivial BatchNorm statistics (a few train-mode batches) and gamma/beta.
-ir::Graph zoo_model(const std::string& name) {
-  torch::manual_seed(7);
-  Executor ex(zoo::make(name, {}));
-  {
-    torch::NoGradGuard no_grad;
-    for (const auto& [key, t] : ex.named_parameters())
-      if (ex.graph().at(key.substr(0, key.find('/'))).op == ir::Op::BatchNorm) t.copy_(t + 0.2 * torch::randn_like(t));
-  }
-  ex.set_training(true);
-  for (int i = 0; i < 4; ++i) ex.forward(torch::rand({8, 1, 28, 28}));
-  return ex.sync_to_graph();
-}
+ir::Graph zoo_model(const std::string& name) { return testutil::zoo_with_batchnorm_stats(name, 7); }
 
 const ir::Dataset& val200() {
   static const ir::Dataset d = ir::load_dataset("fashion-mnist", ir::Split::Val, 200);
