@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 # Debian's LibTorch uses libgomp: passive waiting keeps idle OpenMP threads from spinning.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: all deps configure build demo test bench clean runtime-only fuzz test-tsan test-asan
+.PHONY: all deps configure build demo test bench clean runtime-only fuzz test-tsan test-asan test-mcu
 
 all: build
 
@@ -59,6 +59,12 @@ test-asan:
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) -E fuzz_smoke --timeout 600
+
+# The runtime bare-metal on a Cortex-M4 under QEMU (mps2-an386): an int8 and a pruned k-means
+# LeNet-5 compared bit for bit with `shrink infer`; prints flash, RAM and instruction counts
+# (docs/mcu.md). Cross build in $(BUILD)/mcu; also run by `make test` (ctest mcu_qemu).
+test-mcu: build
+	scripts/mcu_test.sh --shrink $(BUILD)/bin/shrink --build $(BUILD)/mcu
 
 # The .shr loader fuzzer (libFuzzer + ASan + UBSan, clang; its own project in fuzz/, built in
 # $(FUZZ_BUILD)) for FUZZ_SECONDS, then the .npy reader and the ONNX importer; fails when one

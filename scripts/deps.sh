@@ -5,6 +5,8 @@
 # ships inside the package). chromium and libpng: the tests render the HTML reports headless
 # and check the screenshot. clang and libclang-rt-dev (libFuzzer, ASan, UBSan; a Recommends of
 # clang that --no-install-recommends skips): the fuzz targets (make fuzz, scripts/fuzz.sh).
+# gcc-arm-none-eabi, newlib (C and C++) and qemu-system-arm: the Cortex-M4 check (make test-mcu,
+# scripts/mcu_test.sh, docs/mcu.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,7 @@ packages=(
   libgtest-dev libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libpng-dev
   chromium
   clang libclang-rt-dev
+  gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
   dataset-fashion-mnist
   python3-torch python3-torchvision python3-numpy
 )

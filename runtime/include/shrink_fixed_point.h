@@ -62,10 +62,10 @@ inline int64_t requantize(int64_t acc, int shift, int bits) {
   if (shift >= 63) {
     y = 0;
   } else if (shift > 0) {
-    // acc + 2^(shift-1) cannot overflow for the accumulators we produce (|acc| < 2^62);
-    // __int128 keeps it exact for any int64 anyway.
-    const __int128 t = static_cast<__int128>(acc) + (static_cast<__int128>(1) << (shift - 1));
-    y = static_cast<int64_t>(t >> shift);  // arithmetic shift = floor division by 2^shift
+    // floor(acc / 2^shift) (arithmetic shift) plus 1 when the remainder acc mod 2^shift is at
+    // least half of 2^shift, i.e. when bit shift-1 of acc is set: exact for any int64 without a
+    // wider type (no __int128 on 32-bit targets such as the Cortex-M4) and without overflow.
+    y = (acc >> shift) + ((acc >> (shift - 1)) & 1);
   } else {
     const int up = -shift;
     if (acc == 0) {
