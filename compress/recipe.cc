@@ -19,6 +19,7 @@
 #include "compress/report.h"
 #include "compress/zoo.h"
 #include "export/export.h"
+#include "export/shr_writer.h"
 #include "export/runtime_eval.h"
 
 namespace fs = std::filesystem;
@@ -391,7 +392,8 @@ void register_builtin_stages(Registry& reg) {
               exporter::runtime_eval(p, ctx.data.get(ir::Split::Test, ctx.recipe.test_limit));
           ctx.extra["runtime"] = {{"file", export_file_name(f)},   {"split", "test"},
                                   {"accuracy", e.accuracy},         {"n", e.n},
-                                  {"file_bytes", e.file_bytes},     {"arena_bytes", e.arena_bytes}};
+                                  {"file_bytes", e.file_bytes},     {"arena_bytes", e.arena_bytes},
+                                  {"latency_us", e.latency_us}};
         }
       }
     };
@@ -985,6 +987,11 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     row.params = a.params;
     row.macs = a.macs;
     row.size_bytes = file_bytes(model_file);
+    try {  // what this model would deploy as (a model the runtime cannot hold has no .shr form)
+      row.shr_bytes = static_cast<int64_t>(exporter::write_shr(model).size());
+    } catch (const Error&) {
+      row.shr_bytes = -1;
+    }
     row.model_file = rel(model_file);
     for (const auto& f : ctx.files) {
       row.files.push_back(rel(f));
@@ -1017,7 +1024,14 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
   rep.size_bytes = file_bytes(model_file);
   rep.files = files;
   rep.analysis = ir::analyze(model, {});
-  report::write_report(rep, out_dir);
+  {  // the baseline: the model before compression stages, on the same test images
+    EvalResult b = eval_graph(original, test);
+    const ir::Analysis ba = ir::analyze(original, {});
+    rep.baseline.accuracy = b.accuracy;
+    rep.baseline.n = b.n;
+    rep.baseline.params = ba.params;
+    rep.baseline.macs = ba.macs;
+  }
 
   RunSummary s;
   s.out_dir = abs_out;
@@ -1025,21 +1039,39 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
   s.report_html = abs_out + "/report.html";
   s.test_accuracy = final_eval.accuracy;
   s.size_bytes = rep.size_bytes;
-  out << "final: test accuracy " << fixed4(final_eval.accuracy) << " (" << final_eval.n << " images), model "
-      << human_bytes(rep.size_bytes) << " (" << rep.size_bytes << " bytes, " << rep.model_file << ")\n";
   for (const auto& st : rep.stages) {  // the last runtime measurement is what gets deployed
     if (!st.extra.contains("runtime")) continue;
     const nlohmann::json& rt = st.extra["runtime"];
     s.runtime_accuracy = rt["accuracy"].get<double>();
     s.runtime_file_bytes = rt["file_bytes"].get<int64_t>();
     s.runtime_arena_bytes = rt["arena_bytes"].get<int64_t>();
+    rep.latency_us = rt.value("latency_us", -1.0);
     for (const std::string& f : st.files)
       if (fs::path(f).filename() == rt["file"].get<std::string>()) s.runtime_file = abs_out + "/" + f;
   }
+  rep.runtime_accuracy = s.runtime_accuracy;
+  rep.runtime_file_bytes = s.runtime_file_bytes;
+  report::write_report(rep, out_dir);
+
+  out << "final: test accuracy " << fixed4(final_eval.accuracy) << " (" << final_eval.n << " images), model "
+      << human_bytes(rep.size_bytes) << " (" << rep.size_bytes << " bytes, " << rep.model_file << ")\n";
   if (s.runtime_accuracy >= 0)
     out << "runtime: test accuracy " << fixed4(s.runtime_accuracy) << " measured by shrink-rt on " << s.runtime_file
         << ", flash " << human_bytes(s.runtime_file_bytes) << " (" << s.runtime_file_bytes << " bytes), arena "
         << human_bytes(s.runtime_arena_bytes) << " (" << s.runtime_arena_bytes << " bytes)\n";
+  {
+    const int64_t bytes = rep.deployed_bytes();
+    char line[320];
+    std::snprintf(line, sizeof line,
+                  "baseline vs final: accuracy %s -> %s (%+.2f pp), bytes %lld -> %lld (%.1fx smaller), MACs %lld -> %lld\n",
+                  fixed4(rep.baseline.accuracy).c_str(),
+                  fixed4(s.runtime_accuracy >= 0 ? s.runtime_accuracy : final_eval.accuracy).c_str(),
+                  100 * ((s.runtime_accuracy >= 0 ? s.runtime_accuracy : final_eval.accuracy) - rep.baseline.accuracy),
+                  static_cast<long long>(rep.baseline.bytes()), static_cast<long long>(bytes),
+                  bytes > 0 ? static_cast<double>(rep.baseline.bytes()) / static_cast<double>(bytes) : 0.0,
+                  static_cast<long long>(rep.baseline.macs), static_cast<long long>(rep.analysis.macs));
+    out << line;
+  }
   out << "report: " << s.report_html << "\n";
   return s;
 }

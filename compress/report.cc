@@ -510,18 +510,33 @@ nlohmann::json to_json(const RunReport& r) {
                       {"params", s.params},
                       {"macs", s.macs},
                       {"size_bytes", s.size_bytes},
+                      {"bytes", s.shr_bytes < 0 ? nlohmann::json(nullptr) : nlohmann::json(s.shr_bytes)},
                       {"model_file", s.model_file},
                       {"files", s.files},
                       {"extra", s.extra}});
   }
   nlohmann::json files = nlohmann::json::array();
   for (const FileRow& f : r.files) files.push_back({{"path", f.path}, {"bytes", f.bytes}});
+  auto opt = [](double v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
   return {{"name", r.name},
           {"producer", r.producer},
           {"recipe", r.recipe},
+          {"baseline",
+           {{"accuracy", accuracy_json(r.baseline.accuracy)},
+            {"n", r.baseline.n},
+            {"bytes", r.baseline.bytes()},
+            {"params", r.baseline.params},
+            {"macs", r.baseline.macs}}},
           {"stages", stages},
           {"final",
-           {{"test_accuracy", accuracy_json(r.test_accuracy)},
+           {{"accuracy", accuracy_json(r.test_accuracy)},
+            {"runtime_accuracy", opt(r.runtime_accuracy)},
+            {"bytes", r.deployed_bytes()},
+            {"latency_us", opt(r.latency_us)},
+            {"ratio", r.deployed_bytes() > 0 ? nlohmann::json(static_cast<double>(r.baseline.bytes()) /
+                                                                static_cast<double>(r.deployed_bytes()))
+                                               : nlohmann::json(nullptr)},
+            {"test_accuracy", accuracy_json(r.test_accuracy)},
             {"test_n", r.test_n},
             {"size_bytes", r.size_bytes},
             {"model_file", r.model_file},
@@ -536,10 +551,27 @@ std::string to_html(const RunReport& r) {
   o << html_head("shrink report: " + r.name);
   o << "<h1>" << html_escape(r.name) << "</h1>\n<p>" << html_escape(r.producer) << "</p>\n";
 
-  o << "<h2>Result</h2>\n<p class=\"big\">test accuracy <b>" << accuracy_text(r.test_accuracy)
-    << "</b> (" << thousands(r.test_n) << " images), model size <b>" << human_bytes(r.size_bytes)
-    << "</b> (" << thousands(r.size_bytes) << " bytes, " << html_escape(r.model_file) << "), "
-    << thousands(r.analysis.params) << " parameters, " << thousands(r.analysis.macs) << " MACs</p>\n";
+  const int64_t bytes = r.deployed_bytes();
+  o << "<h2>Result</h2>\n<table><tr><th></th><th>baseline (fp32)</th><th>final</th></tr>\n"
+    << "<tr><td>test accuracy</td><td class=\"n\">" << accuracy_text(r.baseline.accuracy) << "</td><td class=\"n\"><b>"
+    << accuracy_text(r.test_accuracy) << "</b></td></tr>\n";
+  if (r.runtime_accuracy >= 0)
+    o << "<tr><td>test accuracy measured by the runtime</td><td></td><td class=\"n\"><b>"
+      << accuracy_text(r.runtime_accuracy) << "</b></td></tr>\n";
+  o << "<tr><td>bytes</td><td class=\"n\">" << thousands(r.baseline.bytes()) << "</td><td class=\"n\"><b>"
+    << thousands(bytes) << "</b></td></tr>\n"
+    << "<tr><td>MACs</td><td class=\"n\">" << thousands(r.baseline.macs) << "</td><td class=\"n\">"
+    << thousands(r.analysis.macs) << "</td></tr>\n";
+  if (r.latency_us >= 0)
+    o << "<tr><td>runtime latency (median, batch 1, this host)</td><td></td><td class=\"n\">"
+      << format_double("%.1f", r.latency_us) << " &micro;s</td></tr>\n";
+  o << "</table>\n<p class=\"big\">" << (bytes > 0 ? format_double("%.1f", static_cast<double>(r.baseline.bytes()) /
+                                                                          static_cast<double>(bytes))
+                                                    : std::string("n/a"))
+    << "x smaller, accuracy " << (r.baseline.accuracy >= 0 && r.test_accuracy >= 0
+                                      ? format_double("%+.2f", 100 * (r.test_accuracy - r.baseline.accuracy)) + " pp"
+                                      : std::string("n/a"))
+    << " (" << thousands(r.test_n) << " test images; final model file " << html_escape(r.model_file) << ")</p>\n";
 
   o << "<h2>Accuracy after every stage</h2>\n";
   std::vector<std::string> labels;
@@ -553,12 +585,13 @@ std::string to_html(const RunReport& r) {
   o << svg_bar_chart(labels, values, 1.0, "accuracy");
 
   o << "<h2>Stages</h2>\n<table><tr><th>#</th><th>stage</th><th>seconds</th><th>accuracy</th>"
-       "<th>split</th><th>params</th><th>MACs</th><th>model file</th><th>bytes</th></tr>\n";
+       "<th>split</th><th>params</th><th>MACs</th><th>.shr bytes</th><th>model file</th><th>bytes</th></tr>\n";
   for (const StageRow& s : r.stages) {
     o << "<tr><td class=\"n\">" << s.index << "</td><td>" << html_escape(s.name) << "</td><td class=\"n\">"
       << format_double("%.1f", s.seconds) << "</td><td class=\"n\">" << accuracy_text(s.accuracy) << "</td><td>"
       << html_escape(s.accuracy_split) << "</td><td class=\"n\">" << thousands(s.params)
-      << "</td><td class=\"n\">" << thousands(s.macs) << "</td><td>" << html_escape(s.model_file)
+      << "</td><td class=\"n\">" << thousands(s.macs) << "</td><td class=\"n\">"
+      << (s.shr_bytes < 0 ? std::string("n/a") : thousands(s.shr_bytes)) << "</td><td>" << html_escape(s.model_file)
       << "</td><td class=\"n\">" << thousands(s.size_bytes) << "</td></tr>\n";
   }
   o << "</table>\n";
@@ -591,9 +624,40 @@ std::string to_html(const RunReport& r) {
   return o.str();
 }
 
+int64_t RunReport::deployed_bytes() const {
+  if (runtime_file_bytes >= 0) return runtime_file_bytes;
+  if (!stages.empty() && stages.back().shr_bytes >= 0) return stages.back().shr_bytes;
+  return size_bytes;
+}
+
+std::string to_markdown(const RunReport& r) {
+  std::ostringstream o;
+  auto ratio = [&] {
+    const int64_t b = r.deployed_bytes();
+    return b > 0 ? format_double("%.1f", static_cast<double>(r.baseline.bytes()) / static_cast<double>(b)) + "x" : "n/a";
+  };
+  o << "# " << r.name << "\n\n" << r.producer << "\n\n"
+    << "| | baseline (fp32) | final |\n|---|---|---|\n"
+    << "| test accuracy | " << accuracy_text(r.baseline.accuracy) << " | " << accuracy_text(r.test_accuracy) << " |\n";
+  if (r.runtime_accuracy >= 0) o << "| runtime test accuracy | | " << accuracy_text(r.runtime_accuracy) << " |\n";
+  o << "| bytes | " << thousands(r.baseline.bytes()) << " | " << thousands(r.deployed_bytes()) << " (" << ratio()
+    << " smaller) |\n"
+    << "| MACs | " << thousands(r.baseline.macs) << " | " << thousands(r.analysis.macs) << " |\n";
+  if (r.latency_us >= 0) o << "| runtime latency, median, batch 1 | | " << format_double("%.1f", r.latency_us) << " us |\n";
+  o << "\n## Stages\n\n| # | stage | seconds | accuracy | split | params | MACs | .shr bytes |\n"
+    << "|---|---|---|---|---|---|---|---|\n";
+  for (const StageRow& s : r.stages)
+    o << "| " << s.index << " | " << s.name << " | " << format_double("%.1f", s.seconds) << " | "
+      << accuracy_text(s.accuracy) << " | " << s.accuracy_split << " | " << thousands(s.params) << " | "
+      << thousands(s.macs) << " | " << (s.shr_bytes < 0 ? std::string("n/a") : thousands(s.shr_bytes)) << " |\n";
+  o << "\nFiles: report.json (for programs), report.html (charts and per-layer tables).\n";
+  return o.str();
+}
+
 void write_report(const RunReport& r, const std::string& dir) {
   ir::write_file_atomic(dir + "/report.json", to_json(r).dump(2) + "\n");
   ir::write_file_atomic(dir + "/report.html", to_html(r));
+  ir::write_file_atomic(dir + "/report.md", to_markdown(r));
 }
 
 }  // namespace shrink::report

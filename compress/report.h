@@ -29,6 +29,7 @@ struct StageRow {
   int64_t accuracy_n = 0;        ///< samples the accuracy was measured on
   int64_t params = 0, macs = 0;
   int64_t size_bytes = 0;        ///< bytes of the stage's model file
+  int64_t shr_bytes = -1;        ///< bytes of the .shr this model exports to (-1: no .shr form)
   std::string model_file;        ///< relative to the report's folder
   std::vector<std::string> files;  ///< other files the stage wrote, relative
   nlohmann::json extra = nlohmann::json::object();
@@ -44,8 +45,18 @@ struct Section {
   std::string html;  ///< trusted fragment (built by the toolkit, escaped where needed)
 };
 
+/// What the compression is measured against: the model before compression stages (as loaded,
+/// or as the last `train` stage left it) on the test split; bytes = parameters x 4 (fp32).
+struct Baseline {
+  double accuracy = -1;
+  int64_t n = 0;
+  int64_t params = 0, macs = 0;
+  int64_t bytes() const { return params * 4; }
+};
+
 struct RunReport {
   std::string name;
+  Baseline baseline;
   nlohmann::json recipe;          ///< the recipe as run (after overrides)
   std::string producer;           ///< "shrink 0.1.0"
   std::vector<StageRow> stages;
@@ -57,12 +68,23 @@ struct RunReport {
   std::vector<FileRow> files;     ///< every output of the run
   ir::Analysis analysis;          ///< per-layer analysis of the final model
   std::vector<Section> sections;
+  // What is deployed: the last .shr export measured by the runtime (-1: none).
+  double runtime_accuracy = -1;
+  int64_t runtime_file_bytes = -1;
+  double latency_us = -1;
+  /// final.bytes: the deployed .shr when there is one, else the final model's .shr form, else
+  /// the model file.
+  int64_t deployed_bytes() const;
 };
 
-/// {"name", "producer", "recipe", "stages": [...], "final": {...}, "analysis": {...}}
+/// {"name", "producer", "recipe", "baseline": {"accuracy", "bytes", "macs", ...},
+///  "stages": [{"name", "accuracy", "bytes", "macs", "seconds", ...}...],
+///  "final": {"accuracy", "runtime_accuracy", "bytes", "macs", "latency_us", ...}, "analysis": {...}}
 nlohmann::json to_json(const RunReport& r);
 std::string to_html(const RunReport& r);
-/// Writes dir/report.json and dir/report.html atomically.
+/// The same story in Markdown, for a terminal or a pull request.
+std::string to_markdown(const RunReport& r);
+/// Writes dir/report.json, dir/report.html and dir/report.md atomically.
 void write_report(const RunReport& r, const std::string& dir);
 
 /// The start of a report page up to and including <body>: <title>, the shared inline CSS

@@ -1,6 +1,7 @@
 #include "export/runtime_eval.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <vector>
@@ -28,15 +29,23 @@ RuntimeEval runtime_eval(const std::string& shr_path, const ir::Dataset& d) {
   std::vector<unsigned char> arena(e.arena_bytes);
   std::vector<float> y(out.numel);
   int64_t correct = 0;
+  std::vector<double> times;
+  times.reserve(static_cast<size_t>(d.size));
   for (int64_t s = 0; s < d.size; ++s) {
     const float* x = d.x.data() + s * per;
     shrink_rt_status st = shrink_rt_set_input_f32(m.get(), arena.data(), arena.size(), 0, x, static_cast<size_t>(per));
+    const auto t0 = std::chrono::steady_clock::now();
     if (st == SHRINK_RT_OK) st = shrink_rt_run(m.get(), arena.data(), arena.size());
+    times.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
     if (st == SHRINK_RT_OK) st = shrink_rt_get_output_f32(m.get(), arena.data(), 0, y.data(), y.size());
     if (st != SHRINK_RT_OK) throw BadInput(shr_path, ": sample ", s, ": ", shrink_rt_status_str(st));
     correct += std::max_element(y.begin(), y.end()) - y.begin() == d.y[static_cast<size_t>(s)];
   }
   e.n = d.size;
+  if (!times.empty()) {
+    std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
+    e.latency_us = times[times.size() / 2];
+  }
   e.accuracy = d.size ? static_cast<double>(correct) / static_cast<double>(d.size) : 0.0;
   return e;
 }

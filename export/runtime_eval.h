@@ -17,6 +17,7 @@ struct RuntimeEval {
   int64_t n = 0;            ///< samples run
   size_t file_bytes = 0;    ///< the .shr file (flash)
   size_t arena_bytes = 0;   ///< shrink_rt_arena_size (RAM for activations and scratch)
+  double latency_us = 0;    ///< median time of one shrink_rt_run (batch 1, this host, one thread)
 };
 
 /// Loads `shr_path` with the runtime and runs every sample of `d` (batch 1, float input).

@@ -57,7 +57,11 @@ TEST(CliRunRecipe, OtherRecipeErrors) {
   write(t / "c.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - train: {epochs: 1\n");
   expect_bad_input(run_shrink("run c.yaml --dry-run", t.path()), "c.yaml:");
   write(t / "d.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - finetune: {distill: {teacher: original, temp: 5}}\n");
-  expect_bad_input(run_shrink("run d.yaml --dry-run", t.path()), "d.yaml:4:45: unknown key 'temp' in 'distill' of stage 'finetune' (known: teacher, temperature, alpha)");
+  expect_bad_input(run_shrink("run d.yaml --dry-run", t.path()), "d.yaml:4:45: unknown key 'temp' in 'distill' of stage 'finetune' (known: teacher, temperature, T, alpha, lambda, features, feature_weight, attention, attention_weight)");
+  write(t / "g.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - finetune: {distill: {T: 5, temperature: 4}}\n");
+  expect_bad_input(run_shrink("run g.yaml --dry-run", t.path()), "'temperature' and 'T' are the same setting");
+  write(t / "h.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - finetune: {distill: {features: [':x']}}\n");
+  expect_bad_input(run_shrink("run h.yaml --dry-run", t.path()), "expected NODE or STUDENT:TEACHER");
   write(t / "e.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - train: {lr: -0.1}\n");
   expect_bad_input(run_shrink("run e.yaml --dry-run", t.path()), "e.yaml:4:17:");
   write(t / "f.yaml", "name: bad\nmodel: {file: missing.h5}\nstages: []\n");
@@ -177,6 +181,22 @@ TEST(CliRunRecipe, ExportShrReportsTheRuntimesAccuracy) {
   EXPECT_GT(rt["arena_bytes"].get<int64_t>(), 0);
   EXPECT_GT(rt["accuracy"].get<double>(), 0.5);
   EXPECT_EQ(rt["accuracy"].get<double>(), j["final"]["test_accuracy"].get<double>());
+  // Baseline against what is deployed: the .shr file's bytes and the runtime's accuracy.
+  const nlohmann::json& base = j["baseline"];
+  const nlohmann::json& fin = j["final"];
+  EXPECT_EQ(base["bytes"].get<int64_t>(), 4 * base["params"].get<int64_t>());
+  EXPECT_EQ(base["n"], 400);
+  EXPECT_GT(base["accuracy"].get<double>(), 0.5);
+  EXPECT_EQ(fin["bytes"].get<int64_t>(), rt["file_bytes"].get<int64_t>());
+  EXPECT_EQ(fin["runtime_accuracy"], rt["accuracy"]);
+  EXPECT_GT(fin["latency_us"].get<double>(), 0);
+  EXPECT_NEAR(fin["ratio"].get<double>(), base["bytes"].get<double>() / fin["bytes"].get<double>(), 1e-9);
+  EXPECT_GT(fin["ratio"].get<double>(), 3.5);  // int8 weights: about 4x
+  for (const auto& st : j["stages"]) EXPECT_GT(st["bytes"].get<int64_t>(), 0) << st.dump();
+  const std::string md = slurp(out / "report.md");
+  EXPECT_NE(md.find("| bytes | " ), std::string::npos) << md;
+  EXPECT_NE(md.find("x smaller"), std::string::npos) << md;
+  EXPECT_NE(r.out.find("baseline vs final: accuracy "), std::string::npos) << r.out;
   const std::string shr = fs::canonical(out / "stages/02-export/model.shr").string();
   EXPECT_NE(r.out.find("runtime: test accuracy "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("measured by shrink-rt on " + shr + ", flash "), std::string::npos) << r.out;
@@ -188,6 +208,23 @@ TEST(CliRunRecipe, ExportShrReportsTheRuntimesAccuracy) {
   r = run_shrink("run off.yaml -o out2", t.path());
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   EXPECT_EQ(r.out.find("runtime: "), std::string::npos) << r.out;
+}
+
+TEST(CliRunRecipe, FinetuneDistillsFeaturesAndAttention) {
+  TempDir t;
+  const std::string stages = "stages:\n  - finetune: {epochs: 1, limit: 256, distill: {teacher: original, T: 4, lambda: 1, "
+                             "features: [fc1], attention: ['conv2:conv2']}}\n";
+  write(t / "ok.yaml", "name: kd\nmodel: {file: '" + trained_model() + "'}\ndata: {dataset: fashion-mnist, val_limit: 200, "
+                       "test_limit: 200}\n" + stages);
+  CmdResult r = run_shrink("run ok.yaml -o out", t.path());
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const nlohmann::json j = nlohmann::json::parse(slurp(t.path() / "out" / "report.json"));
+  EXPECT_EQ(j["stages"][0]["extra"]["teacher"], "original");
+  EXPECT_GT(j["stages"][0]["accuracy"].get<double>(), 0.3);
+  std::string bad = stages;
+  bad.replace(bad.find("[fc1]"), 5, "[fc9]");
+  write(t / "bad.yaml", "name: kd\nmodel: {file: '" + trained_model() + "'}\ndata: {dataset: fashion-mnist}\n" + bad);
+  expect_bad_input(run_shrink("run bad.yaml -o out2", t.path()), "'fc9' is not a node of the model");
 }
 
 TEST(CliRunRecipe, DocsNameEveryStageOption) {
