@@ -1049,8 +1049,10 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     for (const std::string& f : st.files)
       if (fs::path(f).filename() == rt["file"].get<std::string>()) s.runtime_file = abs_out + "/" + f;
   }
-  rep.runtime_accuracy = s.runtime_accuracy;
-  rep.runtime_file_bytes = s.runtime_file_bytes;
+  if (s.runtime_accuracy >= 0) {
+    rep.runtime_accuracy = s.runtime_accuracy;
+    rep.runtime_file_bytes = s.runtime_file_bytes;
+  }
   report::write_report(rep, out_dir);
 
   out << "final: test accuracy " << fixed4(final_eval.accuracy) << " (" << final_eval.n << " images), model "

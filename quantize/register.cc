@@ -165,6 +165,11 @@ void register_sweep_stage() {
         for (const auto& [name, b] : c.act_bits) q.layers[name].act_bits = b;
         for (const auto& [name, b] : c.weight_bits) q.layers[name].weight_bits = b;
         ctx.model = quantize_model(ctx.model, ctx.data.get(ir::Split::Val, st.explore.calibration), q);
+        // The model changed: its accuracy is the one the exploration measured for this
+        // configuration (not the previous stage's, which a sweep otherwise carries over).
+        ctx.accuracy = c.accuracy;
+        ctx.accuracy_split = "val";
+        ctx.accuracy_n = val.size;
       }
     } else if (st.apply) {
       throw BadInput("stage sweep: apply: no configuration within max_drop ", st.explore.max_drop, " of fp32");

@@ -1,0 +1,59 @@
+// Every recipe in recipes/ runs as shipped, made short with --set, so none can rot: each ends
+// with a report whose final numbers are measured (and, with an .shr export, the runtime's).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/cli_util.h"
+
+namespace shrink::clitest {
+namespace {
+
+const std::string kShort = "--set data.val_limit=200 --set data.test_limit=200 --set data.calibration=100 ";
+
+/// Overrides that make each recipe short (training on a few hundred images). A recipe missing
+/// here fails the test: add it with its overrides.
+const std::map<std::string, std::string>& overrides() {
+  static const std::map<std::string, std::string> m = {
+      {"default.yaml", "--set train.epochs=1 --set train.limit=512"},
+      {"lenet5-train.yaml", "--set train.epochs=1 --set train.limit=512"},
+      {"lenet5-int8.yaml", "--set train.epochs=1 --set train.limit=512"},
+      {"lenet5-mixed-precision.yaml", "--set train.epochs=1 --set train.limit=512 --set sweep.limit=200 "
+                                      "--set sweep.calibration=100 --set \"sweep.bits=['4', '8']\""},
+      // Run with its own checks by CliShunt.RecipeRunsKqShuntKdQuantizeAndExport.
+      {"mobilenetv2-shunt.yaml", ""},
+  };
+  return m;
+}
+
+TEST(CliRecipes, EveryShippedRecipeRunsShortened) {
+  const fs::path dir = fs::path(SHRINK_SOURCE_DIR) / "recipes";
+  int ran = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (e.path().extension() != ".yaml") continue;
+    auto it = overrides().find(name);
+    ASSERT_NE(it, overrides().end()) << "recipes/" << name << " is not run by any test: add it to overrides()";
+    if (it->second.empty()) continue;
+    SCOPED_TRACE(name);
+    TempDir t;
+    CmdResult r = run_shrink("run '" + e.path().string() + "' -o out " + kShort + it->second, t.path());
+    ASSERT_EQ(r.code, 0) << r.err << r.out;
+    const nlohmann::json j = nlohmann::json::parse(slurp(t.path() / "out" / "report.json"));
+    EXPECT_GT(j["final"]["accuracy"].get<double>(), 0.3) << r.out;
+    EXPECT_GT(j["baseline"]["accuracy"].get<double>(), 0.3);
+    EXPECT_GT(j["final"]["bytes"].get<int64_t>(), 0);
+    bool exports_shr = r.out.find("model.shr") != std::string::npos;
+    if (exports_shr) EXPECT_TRUE(j["final"]["runtime_accuracy"].is_number()) << r.out;
+    EXPECT_TRUE(fs::exists(t.path() / "out" / "report.md"));
+    for (const auto& st : j["stages"])  // a sweep that applies its choice measured that model
+      if (st["name"] == "sweep" && st["extra"].contains("chosen"))
+        EXPECT_EQ(st["accuracy"], st["extra"]["chosen"]["accuracy"]) << st.dump();
+    ++ran;
+  }
+  EXPECT_GE(ran, 4);
+}
+
+}  // namespace
+}  // namespace shrink::clitest
