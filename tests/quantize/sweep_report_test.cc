@@ -316,22 +316,8 @@ TEST(SweepReport, ChromiumRendersTheReportNonBlank) {
   const SweepResult s = synthetic_sweep();
   const ExploreResult e = synthetic_explore();
   write_sweep_report(d / "r", s, &e);
-  testutil::RenderStats report, blank;
-  try {
-    const auto r = testutil::render_with_blank_control(d / "r/report.html", d.path());
-    report = r.report;
-    blank = r.blank;
-  } catch (const std::exception& ex) {
-    FAIL() << ex.what();
-  }
-  EXPECT_EQ(report.width, 1200);
+  const testutil::RenderStats report = testutil::expect_report_drawn(d / "r/report.html", d.path());
   EXPECT_EQ(report.height, 2000);
-  EXPECT_GT(report.non_white, 0.02);
-  EXPECT_GT(report.colors, 5);
-  EXPECT_LT(blank.non_white, 0.001);
-  EXPECT_LE(blank.colors, 2);
-  std::cerr << "report.png: " << report.non_white * 100 << "% non-white, " << report.colors
-            << " colours; blank: " << blank.non_white * 100 << "%, " << blank.colors << "\n";
 }
 
 }  // namespace

@@ -9,11 +9,13 @@
 // message says how to install it), fails, times out (60 s) or writes no PNG: a test should
 // FAIL on it, not skip. Chromium runs with a fresh temporary HOME / profile each time.
 #pragma once
+#include <gtest/gtest.h>
 #include <png.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
 #include <cstdint>
+#include <iostream>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -132,6 +134,27 @@ inline RenderedWithControl render_with_blank_control(const std::string& html_pat
   r.report = render_html(html_path, (dir / "report.png").string());
   r.blank = render_html((dir / "blank.html").string(), (dir / "blank.png").string());
   return r;
+}
+
+/// The check every report test makes: `html_path` rendered at 1200 px is drawn (over 2% of the
+/// pixels not white, more than 5 colours) while the blank control page is not. Returns the
+/// report's figures for further checks (zero when rendering failed, which is a test failure).
+inline RenderStats expect_report_drawn(const std::string& html_path, const std::string& work_dir) {
+  RenderedWithControl r;
+  try {
+    r = render_with_blank_control(html_path, work_dir);
+  } catch (const std::exception& ex) {
+    ADD_FAILURE() << ex.what();
+    return {};
+  }
+  EXPECT_EQ(r.report.width, 1200);
+  EXPECT_GT(r.report.non_white, 0.02);
+  EXPECT_GT(r.report.colors, 5);
+  EXPECT_LT(r.blank.non_white, 0.001);
+  EXPECT_LE(r.blank.colors, 2);
+  std::cerr << html_path << ": " << r.report.non_white * 100 << "% non-white, " << r.report.colors
+            << " colours; blank: " << r.blank.non_white * 100 << "%, " << r.blank.colors << "\n";
+  return r.report;
 }
 
 }  // namespace shrink::testutil
