@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Builds the clang fuzz project (fuzz/: libFuzzer + ASan + UBSan), writes the seed corpora and
-# runs the fuzzers: the .shr loader for N seconds, shrink-rt's .npy reader for N / 2, the ONNX
+# runs the fuzzers: the .shr loader for N seconds, shrink-rt's .npy reader and the Huffman
+# decoder (runtime/src/huffman.cc) for N / 2 each, the ONNX
 # importer for N (when libonnx is found and /usr/bin/python3 has the onnx package for its seeds).
 # Fails (exit 1) when a fuzzer finds a crash, a sanitizer report or a timeout; exits 77 (skipped)
 # when clang++ or its libFuzzer runtime is missing.
 #
 #   scripts/fuzz.sh [--build DIR] [--seconds N]   # fuzz for N seconds (default 300), as `make fuzz`
-#   scripts/fuzz.sh --smoke [--build DIR]          # CI: 20 s .shr + 10 s .npy + 20 s ONNX of fuzzing,
+#   scripts/fuzz.sh --smoke [--build DIR]          # CI: 20 s .shr + 10 s .npy + 10 s Huffman + 20 s ONNX,
 #                                                  # then replays the .shr seeds, every truncation of
 #                                                  # one and 3000 bit flips (about 60 s, build up to date)
-# The corpora grow in DIR/corpus, DIR/npy_corpus and DIR/onnx_corpus (kept between runs); crashing
+# The corpora grow in DIR/corpus, DIR/npy_corpus, DIR/huffman_corpus and DIR/onnx_corpus (kept between runs); crashing
 # inputs land in DIR/artifacts.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -88,6 +89,11 @@ rm -rf "$npy_seeds"
 mkdir -p "$npy_seeds" "$build/npy_corpus"
 "$build/make_npy_seeds" "$npy_seeds"
 run_fuzzer npy_fuzzer $(( (seconds + 1) / 2 )) "$build/npy_corpus" "$npy_seeds" -max_len=16384 -dict="$root/fuzz/npy.dict"
+huffman_seeds="$build/huffman_seeds"
+rm -rf "$huffman_seeds"
+mkdir -p "$huffman_seeds" "$build/huffman_corpus"
+"$build/make_huffman_seeds" "$huffman_seeds" > /dev/null
+run_fuzzer huffman_fuzzer $(( (seconds + 1) / 2 )) "$build/huffman_corpus" "$huffman_seeds" -max_len=8192
 if [[ -x "$build/onnx_import_fuzzer" ]] && "${FUZZ_PYTHON:-/usr/bin/python3}" -c "import onnx, numpy" 2>/dev/null; then
   onnx_seeds="$build/onnx_seeds"
   rm -rf "$onnx_seeds"
