@@ -251,15 +251,30 @@ void store_fls(Builder& b, shr::TensorRecord& r, const std::vector<int>& fls) {
   r.parts[3] = b.part(v);
 }
 
-std::vector<uint8_t> pack_indices(const std::vector<int32_t>& idx, int bits) {
-  std::vector<uint8_t> out(static_cast<size_t>(shr::packed_index_bytes(idx.size(), bits)), 0);
-  for (size_t i = 0; i < idx.size(); ++i) {
-    const uint64_t bit = i * static_cast<uint64_t>(bits);
-    const uint32_t v = static_cast<uint32_t>(idx[i]) << (bit % 8);
-    out[bit / 8] |= static_cast<uint8_t>(v & 0xFFu);
-    if ((bit % 8) + static_cast<uint64_t>(bits) > 8) out[bit / 8 + 1] |= static_cast<uint8_t>(v >> 8);
+/// The indices of a k-means weight (rows = dims[0], parts 1 and 2; part 0, the centroids, is the
+/// caller's): Deep Compression's CsrCodebook (the nonzero indices in CSR with u8 column gaps)
+/// when CSR is allowed, index 0 is the reserved zero and that is smaller than packing every
+/// index (Codebook); the packed form otherwise.
+void store_codebook_indices(Builder& b, shr::TensorRecord& r, const quant::Codebook& cb, int64_t rows, bool allow_csr) {
+  const int bits = cb.index_bits;
+  const uint64_t n = cb.indices.size(), packed = shr::packed_index_bytes(n, bits);
+  if (allow_csr && cb.zero_reserved) {
+    shr::CsrCodebookEncoder e(static_cast<uint64_t>(rows), n / static_cast<uint64_t>(rows),
+                              [&](uint64_t i) { return cb.indices[static_cast<size_t>(i)]; });
+    // Part 2 adds up to 15 bytes of alignment padding in the Data section.
+    if (e.bytes(bits) + shr::kPartAlign - 1 < packed) {
+      r.storage = static_cast<uint8_t>(shr::Storage::CsrCodebook);
+      r.nnz = static_cast<uint32_t>(e.nnz());
+      r.row_ptr_type = static_cast<uint8_t>(e.row_ptr_type());
+      r.col_type = static_cast<uint8_t>(DType::U8);
+      r.parts[1] = b.part(shr::pack_indices(e.indices.data(), e.indices.size(), bits));
+      r.parts[2] = b.part(e.structure(e.row_ptr_type()));
+      return;
+    }
   }
-  return out;
+  r.storage = static_cast<uint8_t>(shr::Storage::Codebook);
+  const std::vector<uint32_t> idx(cb.indices.begin(), cb.indices.end());
+  r.parts[1] = b.part(shr::pack_indices(idx.data(), idx.size(), bits));
 }
 
 int64_t clamp_hi(shr::Activation a, quant::QFormat y) {
@@ -489,13 +504,12 @@ class GraphWriter {
     if (nq.codebook) {
       const quant::Codebook& cb = *nq.codebook;
       for (size_t i = 0; i < q.size(); ++i) q[i] = cb.centroids_q[static_cast<size_t>(cb.indices[i])];
-      wr.storage = static_cast<uint8_t>(shr::Storage::Codebook);
       wr.index_bits = static_cast<uint8_t>(cb.index_bits);
       wr.centroid_count = static_cast<uint32_t>(cb.centroids_q.size());
       if (cb.zero_reserved) wr.flags |= shr::kTensorZeroReserved;
       if (bits <= 8) wr.parts[0] = b_.part(std::vector<int8_t>(cb.centroids_q.begin(), cb.centroids_q.end()));
       else wr.parts[0] = b_.part(std::vector<int16_t>(cb.centroids_q.begin(), cb.centroids_q.end()));
-      wr.parts[1] = b_.part(pack_indices(cb.indices, cb.index_bits));
+      store_codebook_indices(b_, wr, cb, oc, o_.allow_csr);
     } else {
       for (int64_t c = 0; c < oc; ++c)
         for (int64_t k = 0; k < per; ++k) {

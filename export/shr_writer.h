@@ -12,7 +12,9 @@
 //   one FL or one per output channel; k-means weights as a codebook (packed indices + fixed-point
 //   centroids); biases i32 at FL_x + FL_w[c] (saturated); LeakyReLU / Sigmoid / Tanh as lookup
 //   tables (compress/ir/lut.h); int32 accumulation flagged where it provably cannot overflow.
-// - a weight with zeros is stored as CSR when that is smaller than dense (not for codebooks).
+// - a weight with zeros is stored as CSR when that is smaller than dense; a k-means weight with
+//   pruned zeros (zero reserved) as CsrCodebook (Deep Compression: CSR of the indices with u8
+//   column gaps) when that is smaller than the packed codebook.
 #pragma once
 #include <string>
 
@@ -21,7 +23,7 @@
 namespace shrink::exporter {
 
 struct ShrOptions {
-  bool allow_csr = true;  ///< store weights as CSR where that is smaller than dense
+  bool allow_csr = true;  ///< store weights as CSR (k-means ones as CsrCodebook) where that is smaller
 };
 
 /// The .shr bytes of g. Throws BadInput naming the node for what the runtime cannot run (a

@@ -142,7 +142,7 @@ std::vector<double> weights(size_t n, bool integer, int range, double zeros, uin
 }
 
 /// How a constant is stored.
-enum class Store { Dense, Csr, CsrWide, Codebook, CodebookZero };
+enum class Store { Dense, Csr, CsrWide, Codebook, CodebookZero, CsrCodebook };
 
 /// The graph of one seed: every op once or more, in float (F32) or fixed point (I8 / I16). The
 /// two convolutions are stored as `conv_store`, the depthwise one and the Linear as `lin_store`.
@@ -213,6 +213,24 @@ std::vector<uint8_t> graph_seed(D dt, Store conv_store, Store lin_store, bool pe
       r.parts[0] = b.part(encode(integer ? wdt : D::F32, values));
       r.parts[1] = b.part(encode(rp, row_ptr));
       r.parts[2] = b.part(encode(ct, cols_idx));
+    } else if (store == Store::CsrCodebook) {  // 3-bit indices, 6 centroids, about 60% pruned (index 0)
+      std::vector<double> centroids{0, -3, 5, 11, -19, 23};
+      for (double& c : centroids) c *= wdt == D::I16 ? 10 : 1;
+      const shr::CsrCodebookEncoder e(rows, cols, [](uint64_t i) {
+        return (i * 7 + i / 5) % 10 < 6 ? 0u : static_cast<uint32_t>(1 + i % 5);
+      });
+      const std::vector<uint8_t> packed = shr::pack_indices(e.indices.data(), e.indices.size(), 3);
+      const std::vector<uint8_t> structure = e.structure(e.row_ptr_type());
+      r.storage = static_cast<uint8_t>(shr::Storage::CsrCodebook);
+      r.flags |= shr::kTensorZeroReserved;
+      r.index_bits = 3;
+      r.centroid_count = static_cast<uint32_t>(centroids.size());
+      r.nnz = static_cast<uint32_t>(e.nnz());
+      r.row_ptr_type = static_cast<uint8_t>(e.row_ptr_type());
+      r.col_type = static_cast<uint8_t>(D::U8);
+      r.parts[0] = b.part(encode(wdt, centroids));
+      r.parts[1] = b.part(std::string(packed.begin(), packed.end()));
+      r.parts[2] = b.part(std::string(structure.begin(), structure.end()));
     } else {  // codebook: 3-bit indices, 6 centroids (centroid 0 = 0 when reserved)
       const bool zero = store == Store::CodebookZero;
       std::vector<double> centroids{zero ? 0.0 : -7, -3, 5, 11, -19, 23};
@@ -414,6 +432,11 @@ int main(int argc, char** argv) {
   seeds.push_back({"i16_codebook", graph_seed(D::I16, Store::CodebookZero, Store::Codebook, false, D::I16, 10)});
   seeds.push_back({"mixed_i8x6_w16", graph_seed(D::I8, Store::Dense, Store::Csr, true, D::I16, 6)});
   seeds.push_back({"mixed_i16x11_w8", graph_seed(D::I16, Store::Csr, Store::Dense, false, D::I8, 11)});
+  seeds.push_back({"i8_csr_codebook", graph_seed(D::I8, Store::CsrCodebook, Store::CsrCodebook, true, D::I8, 8)});
+  seeds.push_back({"i16_csr_codebook", graph_seed(D::I16, Store::CsrCodebook, Store::Dense, false, D::I16, 10)});
+  tiny = shrink::test::TinyShr();
+  tiny.conv_csr_codebook = true;
+  seeds.push_back({"tiny_csr_codebook_conv", tiny.build()});
   for (const auto& [name, bytes] : seeds) {
     check_seed(name, bytes);
     write(dir + "/" + name + ".shr", bytes);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Cortex-M4 check (issue 8, docs/mcu.md): trains a LeNet-5 briefly, quantizes it to int8 and,
-# pruned to 90% sparsity, to k-means 4-bit and to int8 (CSR weights); exports the three as C source,
+# pruned to 90% sparsity, to k-means 4-bit (stored as csr-codebook) and to int8 (CSR weights); exports the three as C source,
 # cross-builds the runtime and one firmware per model (examples/cortex-m4, cmake/arm-none-eabi.cmake),
 # runs them bare-metal under QEMU (mps2-an386, a Cortex-M4) and compares their outputs with
 # `shrink infer` bit for bit (float32 bit patterns). Prints flash, RAM, the runtime's .text and the instruction count.

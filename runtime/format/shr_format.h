@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 namespace shrink::shr {
 
@@ -77,8 +78,15 @@ enum class Storage : uint8_t {
   Dense = 0,     ///< part 0: numel values, row-major
   Csr = 1,       ///< rows = dims[0], cols = numel / rows; part 0 values[nnz], part 1 row_ptr[rows + 1], part 2 col_idx[nnz]
   Codebook = 2,  ///< part 0: centroids[centroid_count] (fixed point), part 1: index_bits-bit packed indices
+  /// Deep Compression's sparse codebook (needs kTensorZeroReserved): rows = dims[0], cols =
+  /// numel / rows; nnz stored entries. Part 0: centroids[centroid_count]; part 1: nnz packed
+  /// indices (as Codebook); part 2: row_ptr[rows + 1] of row_ptr_type, then gap[nnz] u8
+  /// (col_type U8): an entry's column is the previous entry's column in the row (0 before the
+  /// first) plus its gap. Entries of index 0 (the zero centroid) are padding that bridges a gap
+  /// above 255, each with gap 255. See docs/shr-format.md and CsrCodebookEncoder below.
+  CsrCodebook = 3,
 };
-inline constexpr uint8_t kLastStorage = 2;
+inline constexpr uint8_t kLastStorage = 3;
 
 /// How a part's bytes are encoded. Raw only for now; entropy coding comes later (issue 7)
 /// without a new record layout.
@@ -183,13 +191,13 @@ struct TensorRecord {         // 128 bytes per tensor
   uint8_t flags;              // 12 TensorFlag bits
   uint8_t bits;               // 13 F32: 0; I8: 2..8; I16: 9..16; I32: 32
   int8_t fl;                  // 14 the FL when channel_fl_count == 0 (else 0); F32: 0
-  uint8_t index_bits;         // 15 codebook: 1..8, else 0
+  uint8_t index_bits;         // 15 Codebook, CsrCodebook: 1..8, else 0
   uint32_t dims[kMaxRank];    // 16 batch-less shape, row-major; dims[i >= rank] = 0
   uint32_t channel_fl_count;  // 32 0 (one FL) or dims[0] (one int8 FL per channel in part 3)
-  uint32_t nnz;               // 36 CSR: stored values; else 0
-  uint32_t centroid_count;    // 40 codebook: 1..2^index_bits; else 0
-  uint8_t row_ptr_type;       // 44 CSR: U8 / U16 / U32; else 0
-  uint8_t col_type;           // 45 CSR: U8 / U16 / U32; else 0
+  uint32_t nnz;               // 36 CSR, CsrCodebook: stored entries; else 0
+  uint32_t centroid_count;    // 40 Codebook, CsrCodebook: 1..2^index_bits; else 0
+  uint8_t row_ptr_type;       // 44 CSR, CsrCodebook: U8 / U16 / U32; else 0
+  uint8_t col_type;           // 45 CSR: U8 / U16 / U32; CsrCodebook: U8 (gaps); else 0
   uint8_t reserved0[2];       // 46 0
   Part parts[4];              // 48 see Storage; part 3: channel FLs; unused parts {0, 0}
   uint8_t reserved1[16];      // 112 0
@@ -278,6 +286,7 @@ constexpr const char* storage_name(Storage s) {
     case Storage::Dense: return "dense";
     case Storage::Csr: return "csr";
     case Storage::Codebook: return "codebook";
+    case Storage::CsrCodebook: return "csr-codebook";
   }
   return "?";
 }
@@ -316,6 +325,70 @@ constexpr DType index_type_for(uint64_t max_value) {
 constexpr uint64_t packed_index_bytes(uint64_t count, int bits) {
   return (count * static_cast<uint64_t>(bits) + 7) / 8;
 }
+
+/// Packs indices of `bits` bits (1..8) in the packed_index_bytes layout.
+inline std::vector<uint8_t> pack_indices(const uint32_t* idx, size_t n, int bits) {
+  std::vector<uint8_t> out(static_cast<size_t>(packed_index_bytes(n, bits)), 0);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t bit = i * static_cast<uint64_t>(bits);
+    const uint32_t v = idx[i] << (bit % 8);
+    out[bit / 8] |= static_cast<uint8_t>(v & 0xFFu);
+    if ((bit % 8) + static_cast<uint64_t>(bits) > 8) out[bit / 8 + 1] |= static_cast<uint8_t>(v >> 8);
+  }
+  return out;
+}
+
+/// Largest column gap of one CsrCodebook entry (u8); a longer run of zeros takes padding entries.
+inline constexpr uint32_t kMaxCsrCodebookGap = 255;
+
+/// Builds the CsrCodebook form of a rows x cols matrix of codebook indices in which index 0 is
+/// the reserved zero: the nonzero indices row by row, each with its column gap, and a padding
+/// entry (index 0, gap 255) wherever the next nonzero lies more than 255 columns further on.
+///
+///   CsrCodebookEncoder e(rows, cols, [&](uint64_t i) { return idx[i]; });
+///   e.row_ptr.size() == rows + 1;  e.gaps.size() == e.indices.size() == nnz
+///   std::vector<uint8_t> part2 = e.structure(e.row_ptr_type());   // row_ptr then gaps
+struct CsrCodebookEncoder {
+  std::vector<uint32_t> row_ptr{0};
+  std::vector<uint8_t> gaps;
+  std::vector<uint32_t> indices;
+
+  template <class IndexOf>
+  CsrCodebookEncoder(uint64_t rows, uint64_t cols, IndexOf index_of) {
+    for (uint64_t r = 0; r < rows; ++r) {
+      uint64_t prev = 0;  // the column the next gap counts from
+      for (uint64_t c = 0; c < cols; ++c) {
+        const uint32_t k = static_cast<uint32_t>(index_of(r * cols + c));
+        if (k == 0) continue;
+        for (; c - prev > kMaxCsrCodebookGap; prev += kMaxCsrCodebookGap) add(kMaxCsrCodebookGap, 0);
+        add(static_cast<uint8_t>(c - prev), k);
+        prev = c;
+      }
+      row_ptr.push_back(static_cast<uint32_t>(indices.size()));
+    }
+  }
+  uint64_t nnz() const { return indices.size(); }
+  DType row_ptr_type() const { return index_type_for(nnz()); }
+  /// Part 2: row_ptr in `t` (U8 / U16 / U32, little-endian host), then the gaps.
+  std::vector<uint8_t> structure(DType t) const {
+    const size_t w = dtype_size(t);
+    std::vector<uint8_t> out(row_ptr.size() * w + gaps.size());
+    for (size_t i = 0; i < row_ptr.size(); ++i)
+      for (size_t b = 0; b < w; ++b) out[i * w + b] = static_cast<uint8_t>(row_ptr[i] >> (8 * b));
+    for (size_t i = 0; i < gaps.size(); ++i) out[row_ptr.size() * w + i] = gaps[i];
+    return out;
+  }
+  /// Bytes of parts 1 and 2 for `index_bits`-bit indices (the centroids are extra).
+  uint64_t bytes(int index_bits) const {
+    return packed_index_bytes(nnz(), index_bits) + row_ptr.size() * dtype_size(row_ptr_type()) + gaps.size();
+  }
+
+ private:
+  void add(uint32_t gap, uint32_t index) {
+    gaps.push_back(static_cast<uint8_t>(gap));
+    indices.push_back(index);
+  }
+};
 
 /// Output size of a Conv2d / pooling window along one axis (PyTorch / ONNX rule, pads may be
 /// asymmetric): floor_or_ceil((in + pad_begin + pad_end - dilation * (k - 1) - 1) / stride) + 1;

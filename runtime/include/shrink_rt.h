@@ -57,6 +57,7 @@ typedef enum {
   SHRINK_RT_DENSE = 0,
   SHRINK_RT_CSR = 1,
   SHRINK_RT_CODEBOOK = 2,
+  SHRINK_RT_CSR_CODEBOOK = 3, /* sparse codebook: CSR of codebook indices, u8 column gaps */
 } shrink_rt_storage;
 
 /** Loads a model from memory. The bytes are not copied: keep them alive and unchanged until
@@ -100,9 +101,9 @@ typedef struct {
   int bits;                /* fixed-point width (32 for biases), 0 for float */
   int fl;                  /* fractional length (of channel 0 when per_channel) */
   int per_channel;         /* number of per-channel FLs, 0 when one FL */
-  int index_bits;          /* codebook */
-  uint32_t centroid_count; /* codebook */
-  uint32_t nnz;            /* CSR */
+  int index_bits;          /* codebook, CSR codebook */
+  uint32_t centroid_count; /* codebook, CSR codebook */
+  uint32_t nnz;            /* CSR, CSR codebook (stored entries, padding included) */
   size_t stored_bytes;     /* bytes of its data in the file (0 for activations) */
 } shrink_rt_tensor_info;
 

@@ -111,6 +111,19 @@ inline uint32_t load_index(const void* idx, IndexType t, size_t j) {
 /// Row pointer r of a CSR matrix (entries row_ptr_at(r) .. row_ptr_at(r + 1) - 1 form row r).
 inline uint32_t row_ptr_at(const CsrMatrix& m, int r) { return load_index(m.row_ptr, m.ptr_type, static_cast<size_t>(r)); }
 
+/// Calls f(column, index) for the entries of row r of a sparse codebook matrix, in order
+/// (padding entries included: their index is 0).
+template <typename F>
+inline void for_each_codebook_entry(const CsrCodebookMatrix& w, int r, F&& f) {
+  const IndexType t = w.ptr_type;
+  uint32_t col = 0;
+  for (uint32_t j = load_index(w.row_ptr, t, static_cast<size_t>(r)), e = load_index(w.row_ptr, t, static_cast<size_t>(r) + 1);
+       j < e; ++j) {
+    col += w.gaps[j];
+    f(col, codebook_index(w.indices, j, w.index_bits));
+  }
+}
+
 /// True when any partial sum of `terms` products of an x and a w storage value cannot leave
 /// int32: |product| <= 2^sx * 2^sw with sx, sw = 7 (int8 storage) or 15 (int16).
 inline bool int32_terms_safe(int x_bits, int w_bits, int64_t terms) {

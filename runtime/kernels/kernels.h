@@ -1,5 +1,5 @@
 // The runtime's compute kernels (namespace shrink::rt::kernels): convolution, dense, sparse
-// (CSR) and codebook weights, pooling, add, concat, requantization, table and float
+// (CSR), codebook and sparse codebook weights, pooling, add, concat, requantization, table and float
 // activations, softmax, quantize / dequantize. C++17, standard library only.
 //
 //   namespace k = shrink::rt::kernels;
@@ -213,6 +213,41 @@ void codebook_expand_s16(const uint8_t* packed, size_t n, int index_bits, const 
                          int16_t* out);
 void codebook_expand_f32(const uint8_t* packed, size_t n, int index_bits, const float* centroids,
                          float* out);
+
+// ---------------------------------------------------------------------------------------------
+// Sparse codebook weights (dense_csr_codebook.cc, conv2d_csr_codebook.cc)
+//
+// Deep Compression's storage (the .shr CsrCodebook, docs/shr-format.md): CSR whose entries are
+// codebook indices with relative columns. Row r holds entries row_ptr[r] .. row_ptr[r + 1] - 1;
+// entry j has the index codebook_index(indices, j, index_bits) (packed as above) and the column
+// of the previous entry of its row (0 before the first) plus gaps[j]. Absent entries are 0;
+// padding entries (index 0 = the exact zero) bridge gaps above 255. Well formed (the loader
+// checks it): row_ptr non-decreasing from 0 to nnz, columns strictly increasing and < cols,
+// every index < the centroid count. The kernels run on it directly (nothing is expanded) and
+// give exactly the integers of dense_q_ref / conv2d_q_ref on the expanded weights. Portable
+// scalar code: each is its own reference.
+
+/// A rows x cols matrix of codebook indices in CSR with u8 column gaps. `centroids` are
+/// int8_t (QWeights::bits <= 8) or int16_t. Dense: rows = out, cols = in; conv: as CsrMatrix.
+struct CsrCodebookMatrix {
+  int rows = 0, cols = 0;
+  const void* row_ptr = nullptr;       ///< rows + 1 entries of ptr_type
+  IndexType ptr_type = IndexType::kU32;
+  const uint8_t* gaps = nullptr;       ///< nnz column gaps
+  const uint8_t* indices = nullptr;    ///< nnz packed indices
+  int index_bits = 1;                  ///< 1..8
+  const void* centroids = nullptr;
+};
+
+/// Integer dense layer on sparse codebook weights (rules of dense_q). No scratch.
+void dense_csr_codebook_q(const DenseParams& p, const QIn& x, const CsrCodebookMatrix& w, const QWeights& wq,
+                          const QOut& y);
+/// Integer convolution on sparse codebook weights (rules of conv2d_q, any groups, stride,
+/// dilation, padding): per output channel, each nonzero weight is scattered over the output
+/// plane. Scratch: out_h * out_w 64-bit accumulators (independent of the input size and K).
+size_t conv2d_csr_codebook_q_scratch_size(const Conv2dParams& p);
+void conv2d_csr_codebook_q(const Conv2dParams& p, const QIn& x, const CsrCodebookMatrix& w, const QWeights& wq,
+                           const QOut& y, void* scratch);
 
 // ---------------------------------------------------------------------------------------------
 // Pooling (maxpool.cc, avgpool.cc)

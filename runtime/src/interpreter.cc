@@ -26,15 +26,31 @@ k::IndexType index_type(DType t) {
   return t == DType::U8 ? k::IndexType::kU8 : t == DType::U16 ? k::IndexType::kU16 : k::IndexType::kU32;
 }
 
-k::CsrMatrix csr_of(const TensorDesc& w) {
-  k::CsrMatrix c;
+/// The row structure shared by k::CsrMatrix and k::CsrCodebookMatrix.
+template <class M>
+M rows_of(const TensorDesc& w) {
+  M c;
   c.rows = static_cast<int>(w.rows);
   c.cols = static_cast<int>(w.cols);
   c.row_ptr = w.row_ptr;
   c.ptr_type = index_type(w.row_ptr_type);
+  return c;
+}
+
+k::CsrMatrix csr_of(const TensorDesc& w) {
+  k::CsrMatrix c = rows_of<k::CsrMatrix>(w);
   c.col_idx = w.col_idx;
   c.idx_type = index_type(w.col_type);
   c.values = w.values;
+  return c;
+}
+
+k::CsrCodebookMatrix csr_codebook_of(const TensorDesc& w) {
+  k::CsrCodebookMatrix c = rows_of<k::CsrCodebookMatrix>(w);
+  c.gaps = w.col_idx;
+  c.indices = w.indices;
+  c.index_bits = w.index_bits;
+  c.centroids = w.values;
   return c;
 }
 
@@ -76,6 +92,8 @@ k::Pool2dParams pool_params(const Model& m, const OpDesc& o) {
 uint64_t weighted_scratch(const Model& m, const OpDesc& o) {
   const TensorDesc &x = m.tensors[o.input(0)], &w = m.tensors[o.weight];
   const bool csr = w.storage == Storage::Csr;
+  if (w.storage == Storage::CsrCodebook)  // integer only (the loader's rule for codebooks)
+    return o.code == OpCode::Conv2d ? k::conv2d_csr_codebook_q_scratch_size(conv_params(m, o)) : 0;
   if (o.code == OpCode::Conv2d) {
     const k::Conv2dParams p = conv_params(m, o);
     if (x.is_float()) return csr ? k::conv2d_csr_f32_scratch_size(p) : k::conv2d_f32_scratch_size(p);
@@ -276,13 +294,16 @@ void run_op(const Model& m, Plan& plan, uint8_t* base, size_t i) {
       wq.fl_count = w.channel_fl_count ? w.channel_fl_count : 1;
       wq.bias = b ? b->values_as<int32_t>() : nullptr;
       wq.acc32 = o.acc32;
+      const bool csr_cb = w.storage == Storage::CsrCodebook;
       if (conv) {
         const k::Conv2dParams p = conv_params(m, o);
         if (csr) k::conv2d_csr_q(p, qx, csr_of(w), wq, qy, scratch);
+        else if (csr_cb) k::conv2d_csr_codebook_q(p, qx, csr_codebook_of(w), wq, qy, scratch);
         else k::conv2d_q(p, qx, wv, wq, qy, scratch);
       } else {
         const k::DenseParams p = dense_params(m, o);
         if (csr) k::dense_csr_q(p, qx, csr_of(w), wq, qy, scratch);
+        else if (csr_cb) k::dense_csr_codebook_q(p, qx, csr_codebook_of(w), wq, qy);
         else k::dense_q(p, qx, wv, wq, qy, scratch);
       }
       return;

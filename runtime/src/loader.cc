@@ -357,7 +357,8 @@ class Loader {
     }
 
     // Activations: no data.
-    const bool codebook = d.storage == Storage::Codebook, csr = d.storage == Storage::Csr;
+    const bool codebook = d.storage == Storage::Codebook || d.storage == Storage::CsrCodebook,
+               csr = d.storage == Storage::Csr || d.storage == Storage::CsrCodebook;
     if (!codebook && (r.index_bits || r.centroid_count || d.zero_reserved))
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "codebook fields are set for %s storage", shr::storage_name(d.storage));
     if (!csr && (r.nnz || r.row_ptr_type || r.col_type))
@@ -393,6 +394,9 @@ class Loader {
       case Storage::Codebook:
         SHRINK_RT_TRY(codebook_storage(t, r, d));
         break;
+      case Storage::CsrCodebook:
+        SHRINK_RT_TRY(csr_codebook_storage(t, r, d));
+        break;
     }
     for (const shr::Part& pt : r.parts) d.stored_bytes += pt.size;
     return {};
@@ -410,24 +414,15 @@ class Loader {
 
   Status csr_storage(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d) {
     if (d.dtype == DType::I32) return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR values must be f32, i8 or i16");
-    d.rows = d.dims[0];
-    d.cols = d.numel / d.rows;
-    d.nnz = r.nnz;
-    if (d.nnz > static_cast<uint64_t>(d.numel))
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "nnz %u exceeds the %lld elements", d.nnz, ll(d.numel));
-    SHRINK_RT_TRY(index_type(t, r.row_ptr_type, d.nnz, "row pointer", d.row_ptr_type));
+    SHRINK_RT_TRY(csr_shape(t, r, d));
     SHRINK_RT_TRY(index_type(t, r.col_type, static_cast<uint64_t>(d.cols - 1), "column index", d.col_type));
     const uint64_t esize = shr::dtype_size(d.dtype);
     SHRINK_RT_TRY(part(t, r, 0, uint64_t{d.nnz} * esize, d.values));
     SHRINK_RT_TRY(part(t, r, 1, static_cast<uint64_t>(d.rows + 1) * shr::dtype_size(d.row_ptr_type), d.row_ptr));
     SHRINK_RT_TRY(part(t, r, 2, uint64_t{d.nnz} * shr::dtype_size(d.col_type), d.col_idx));
-    if (d.row_ptr_at(0) != 0) return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR row_ptr[0] is %u, expected 0", d.row_ptr_at(0));
+    SHRINK_RT_TRY(row_ptrs(t, d));
     for (int64_t row = 0; row < d.rows; ++row) {
       const uint32_t b = d.row_ptr_at(row), e = d.row_ptr_at(row + 1);
-      if (e < b || e > d.nnz)
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL,
-                     "CSR row_ptr is not monotone within 0..nnz: row_ptr[%lld] = %u, row_ptr[%lld] = %u, nnz %u", ll(row), b,
-                     ll(row + 1), e, d.nnz);
       for (uint32_t k = b; k < e; ++k) {
         const uint32_t col = d.col_at(k);
         if (col >= d.cols)
@@ -437,12 +432,39 @@ class Loader {
           return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR columns of row %lld are not strictly increasing at entry %u", ll(row), k);
       }
     }
-    if (d.row_ptr_at(d.rows) != d.nnz)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR row_ptr[rows] is %u, expected nnz %u", d.row_ptr_at(d.rows), d.nnz);
     return int_range(t, d, d.values, d.nnz, "value");
   }
 
-  Status codebook_storage(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d) {
+  /// CSR and CsrCodebook: rows = dims[0], cols = numel / rows, nnz <= numel (columns strictly
+  /// increase within a row), a row pointer type that holds nnz.
+  Status csr_shape(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d) {
+    d.rows = d.dims[0];
+    d.cols = d.numel / d.rows;
+    d.nnz = r.nnz;
+    if (d.nnz > static_cast<uint64_t>(d.numel))
+      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "nnz %u exceeds the %lld elements", d.nnz, ll(d.numel));
+    return index_type(t, r.row_ptr_type, d.nnz, "row pointer", d.row_ptr_type);
+  }
+
+  /// CSR row pointers (d.row_ptr, d.rows, d.nnz set): row_ptr[0] = 0, non-decreasing within
+  /// 0..nnz, row_ptr[rows] = nnz.
+  Status row_ptrs(const TensorCtx& t, const TensorDesc& d) {
+    if (d.row_ptr_at(0) != 0) return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR row_ptr[0] is %u, expected 0", d.row_ptr_at(0));
+    for (int64_t row = 0; row < d.rows; ++row) {
+      const uint32_t b = d.row_ptr_at(row), e = d.row_ptr_at(row + 1);
+      if (e < b || e > d.nnz)
+        return tfail(t, SHRINK_RT_CORRUPT_MODEL,
+                     "CSR row_ptr is not monotone within 0..nnz: row_ptr[%lld] = %u, row_ptr[%lld] = %u, nnz %u", ll(row), b,
+                     ll(row + 1), e, d.nnz);
+    }
+    if (d.row_ptr_at(d.rows) != d.nnz)
+      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR row_ptr[rows] is %u, expected nnz %u", d.row_ptr_at(d.rows), d.nnz);
+    return {};
+  }
+
+  /// Codebook and CsrCodebook: the index width, the centroids (part 0) and `count` packed
+  /// indices (part 1), each below centroid_count, the unused bits of the last byte zero.
+  Status codebook_parts(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d, uint64_t count) {
     if (d.dtype != DType::I8 && d.dtype != DType::I16)
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "codebook centroids must be i8 or i16 fixed point, not %s", shr::dtype_name(d.dtype));
     if (r.index_bits < 1 || r.index_bits > shr::kMaxIndexBits)
@@ -453,21 +475,59 @@ class Loader {
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "centroid_count %u is outside 1..%u (2^index_bits)", r.centroid_count, k_max);
     d.centroid_count = r.centroid_count;
     SHRINK_RT_TRY(part(t, r, 0, uint64_t{d.centroid_count} * shr::dtype_size(d.dtype), d.values));
-    const uint64_t bytes = shr::packed_index_bytes(static_cast<uint64_t>(d.numel), d.index_bits);
+    const uint64_t bytes = shr::packed_index_bytes(count, d.index_bits);
     SHRINK_RT_TRY(part(t, r, 1, bytes, d.indices));
-    SHRINK_RT_TRY(unused_part(t, r, 2));
     SHRINK_RT_TRY(int_range(t, d, d.values, d.centroid_count, "centroid"));
     if (d.zero_reserved && element(d.dtype, d.values, 0) != 0)
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "zero_reserved is set but centroid 0 is %g", element(d.dtype, d.values, 0));
-    for (int64_t i = 0; i < d.numel; ++i) {
-      const uint32_t idx = d.index_at(i);
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint32_t idx = d.index_at(static_cast<int64_t>(i));
       if (idx >= d.centroid_count)
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "codebook index %u of element %lld is not below the %u centroids", idx, ll(i),
-                     d.centroid_count);
+        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "codebook index %u of %s %llu is not below the %u centroids", idx,
+                     d.storage == Storage::Codebook ? "element" : "entry", ull(i), d.centroid_count);
     }
-    const uint64_t used_bits = static_cast<uint64_t>(d.numel) * static_cast<uint64_t>(d.index_bits);
+    const uint64_t used_bits = count * static_cast<uint64_t>(d.index_bits);
     if (used_bits % 8 && (d.indices[bytes - 1] >> (used_bits % 8)) != 0)
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "the unused bits of the last codebook index byte are not zero");
+    return {};
+  }
+
+  Status codebook_storage(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d) {
+    SHRINK_RT_TRY(codebook_parts(t, r, d, static_cast<uint64_t>(d.numel)));
+    return unused_part(t, r, 2);
+  }
+
+  /// CsrCodebook (docs/shr-format.md): centroids, nnz packed indices, then row_ptr and the u8
+  /// column gaps in part 2. Padding entries (index 0) need zero_reserved and have gap 255.
+  Status csr_codebook_storage(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d) {
+    if (!d.zero_reserved)
+      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "csr-codebook storage needs zero_reserved");
+    SHRINK_RT_TRY(csr_shape(t, r, d));
+    if (r.col_type != static_cast<uint8_t>(DType::U8))
+      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "csr-codebook col_type %u is not u8", unsigned{r.col_type});
+    d.col_type = DType::U8;
+    SHRINK_RT_TRY(codebook_parts(t, r, d, d.nnz));
+    const uint64_t ptr_bytes = static_cast<uint64_t>(d.rows + 1) * shr::dtype_size(d.row_ptr_type);
+    const uint8_t* structure;
+    SHRINK_RT_TRY(part(t, r, 2, ptr_bytes + d.nnz, structure));
+    d.row_ptr = structure;
+    d.col_idx = structure + ptr_bytes;  // the gaps
+    SHRINK_RT_TRY(row_ptrs(t, d));
+    for (int64_t row = 0; row < d.rows; ++row) {
+      int64_t col = 0;
+      for (uint32_t k = d.row_ptr_at(row), e = d.row_ptr_at(row + 1); k < e; ++k) {
+        const uint32_t gap = d.col_idx[k];
+        if (gap == 0 && k != d.row_ptr_at(row))  // the same messages as CSR's
+          return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR columns of row %lld are not strictly increasing at entry %u", ll(row), k);
+        col += gap;
+        if (col >= d.cols)
+          return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR column index %u (entry %u, row %lld) is not below %lld columns",
+                       static_cast<uint32_t>(col), k, ll(row), ll(d.cols));
+        if (d.index_at(k) == 0 && gap != shr::kMaxCsrCodebookGap)
+          return tfail(t, SHRINK_RT_CORRUPT_MODEL, "csr-codebook entry %u (row %lld): padding (index 0) with gap %u, not 255", k,
+                       ll(row), gap);
+      }
+    }
     return {};
   }
 
@@ -568,6 +628,13 @@ double TensorDesc::value_at(int64_t i) const {
       const uint32_t e = row_ptr_at(row + 1);
       for (uint32_t k = row_ptr_at(row); k < e; ++k)
         if (col_at(k) == col) return element(dtype, values, k);
+      return 0;
+    }
+    case shr::Storage::CsrCodebook: {
+      const int64_t row = i / cols, col = i % cols;
+      int64_t at = 0;
+      for (uint32_t k = row_ptr_at(row), e = row_ptr_at(row + 1); k < e && at <= col; ++k)
+        if ((at += col_at(k)) == col) return element(dtype, values, index_at(k));
       return 0;
     }
   }

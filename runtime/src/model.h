@@ -98,25 +98,25 @@ struct TensorDesc {
   int fl_of(int64_t channel) const { return channel_fl_count ? channel_fl[channel] : fl; }
   bool is_float() const { return dtype == shr::DType::F32; }
 
-  /// Dense: numel values; CSR: nnz values; codebook: centroid_count centroids. Null for activations.
+  /// Dense: numel values; CSR: nnz values; (CSR) codebook: centroid_count centroids. Null for activations.
   const uint8_t* values = nullptr;
   uint64_t stored_bytes = 0;            ///< all parts of the tensor in the file
   template <class T>
   const T* values_as() const { return reinterpret_cast<const T*>(values); }
 
-  // CSR: rows = dims[0], cols = numel / rows.
+  // CSR and CsrCodebook: rows = dims[0], cols = numel / rows.
   int64_t rows = 0, cols = 0;
   uint32_t nnz = 0;
   shr::DType row_ptr_type = shr::DType::U32, col_type = shr::DType::U32;
   const uint8_t* row_ptr = nullptr;
-  const uint8_t* col_idx = nullptr;
+  const uint8_t* col_idx = nullptr;     ///< CSR: absolute columns; CsrCodebook: u8 column gaps
   uint32_t row_ptr_at(int64_t r) const { return read_index(row_ptr, row_ptr_type, static_cast<uint64_t>(r)); }
   uint32_t col_at(int64_t k) const { return read_index(col_idx, col_type, static_cast<uint64_t>(k)); }
 
-  // Codebook.
+  // Codebook and CsrCodebook (values = the centroids).
   int index_bits = 0;
   uint32_t centroid_count = 0;
-  const uint8_t* indices = nullptr;     ///< packed, see shr::packed_index_bytes
+  const uint8_t* indices = nullptr;     ///< packed (numel, resp. nnz), see shr::packed_index_bytes
   uint32_t index_at(int64_t i) const { return unpack_index(indices, index_bits, static_cast<uint64_t>(i)); }
 
   /// The integer (fixed-point tensors) or float value of element i of a constant, whatever its

@@ -205,5 +205,6 @@ int shrink_rt_op_input(const shrink_rt_model* m, int i, int j) {
 static_assert(static_cast<int>(shrink::shr::DType::U32) == SHRINK_RT_U32 &&
                   static_cast<int>(shrink::shr::DType::I32) == SHRINK_RT_I32,
               "shrink_rt_dtype mirrors shr::DType");
-static_assert(static_cast<int>(shrink::shr::Storage::Codebook) == SHRINK_RT_CODEBOOK,
+static_assert(static_cast<int>(shrink::shr::Storage::Codebook) == SHRINK_RT_CODEBOOK &&
+                  static_cast<int>(shrink::shr::Storage::CsrCodebook) == SHRINK_RT_CSR_CODEBOOK,
               "shrink_rt_storage mirrors shr::Storage");

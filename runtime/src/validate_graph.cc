@@ -346,9 +346,10 @@ class OpChecker {
     const int64_t cols = w.numel / out_ch;
     for (int64_t c = 0; c < out_ch; ++c) {
       uint64_t sum = 0;
-      if (w.storage == shr::Storage::Csr) {
+      if (w.storage == shr::Storage::Csr || w.storage == shr::Storage::CsrCodebook) {
+        const bool cb = w.storage == shr::Storage::CsrCodebook;
         for (uint32_t k = w.row_ptr_at(c); k < w.row_ptr_at(c + 1); ++k)
-          sum += static_cast<uint64_t>(std::fabs(element(w.dtype, w.values, k)));
+          sum += static_cast<uint64_t>(std::fabs(element(w.dtype, w.values, cb ? w.index_at(k) : k)));
       } else {
         for (int64_t k = c * cols; k < (c + 1) * cols; ++k) sum += static_cast<uint64_t>(std::fabs(w.value_at(k)));
       }

@@ -439,6 +439,7 @@ std::string kernel_of(const shrink_rt_model* m, const shrink_rt_op_info& o) {
   const bool conv = o.opcode == 0, fl = w.dtype == SHRINK_RT_F32;
   std::string k = conv ? "conv2d" : "dense";
   if (w.storage == SHRINK_RT_CSR) k += "_csr";
+  if (w.storage == SHRINK_RT_CSR_CODEBOOK) k += "_csr_codebook";
   k += fl ? "_f32" : "_q";
   if (w.storage == SHRINK_RT_CODEBOOK) k += " (codebook expanded into the arena)";
   return k;
@@ -459,11 +460,14 @@ int cmd_inspect(int argc, char** argv) {
   for (int i = 0; i < shrink_rt_tensor_count(m); ++i) {
     shrink_rt_tensor_info t;
     shrink_rt_tensor_info_get(m, i, &t);
-    const char* storage = t.storage == SHRINK_RT_CSR ? "csr" : t.storage == SHRINK_RT_CODEBOOK ? "codebook" : "dense";
+    const char* storage = t.storage == SHRINK_RT_CSR                ? "csr"
+                          : t.storage == SHRINK_RT_CODEBOOK           ? "codebook"
+                          : t.storage == SHRINK_RT_CSR_CODEBOOK       ? "csr-codebook"
+                                                                      : "dense";
     std::string extra;
-    if (t.storage == SHRINK_RT_CSR) extra = " nnz " + std::to_string(t.nnz);
-    if (t.storage == SHRINK_RT_CODEBOOK)
-      extra = " " + std::to_string(t.index_bits) + "-bit indices, " + std::to_string(t.centroid_count) + " centroids";
+    if (t.storage == SHRINK_RT_CSR || t.storage == SHRINK_RT_CSR_CODEBOOK) extra = " nnz " + std::to_string(t.nnz);
+    if (t.storage == SHRINK_RT_CODEBOOK || t.storage == SHRINK_RT_CSR_CODEBOOK)
+      extra += " " + std::to_string(t.index_bits) + "-bit indices, " + std::to_string(t.centroid_count) + " centroids";
     weights += t.stored_bytes;
     std::printf("  %3d %-32s %-10s %-24s %s%s%s\n", i, t.name, shape_str(t.dims, t.rank).c_str(), format_str(t).c_str(),
                 t.is_constant ? storage : "activation", extra.c_str(),

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -89,7 +90,9 @@ void set_fixed_state(ir::Graph& g, int act_bits, int w_bits, bool per_channel, i
 
 /// Turns layer `name` into a k-means layer: 2^bits centroids (centroid 0 = 0 when zero_reserved),
 /// indices i-dependent, weights set to the codebook values (as snap_weights leaves them).
-quant::Codebook set_kmeans(ir::Graph& g, const std::string& name, int bits, bool zero_reserved) {
+/// pruned(i): element i is pruned (index 0, needs zero_reserved).
+quant::Codebook set_kmeans(ir::Graph& g, const std::string& name, int bits, bool zero_reserved,
+                           const std::function<bool(int64_t)>& pruned = nullptr) {
   ir::Node& n = g.at(name);
   ir::Tensor& w = *n.tensor("weight");
   quant::Codebook cb;
@@ -100,6 +103,7 @@ quant::Codebook set_kmeans(ir::Graph& g, const std::string& name, int bits, bool
   ir::Tensor idx(w.shape);
   for (int64_t i = 0; i < w.numel(); ++i) {
     cb.indices.push_back(static_cast<int32_t>((i * 2654435761u >> 7) % (1u << bits)));
+    if (pruned) cb.indices.back() = pruned(i) ? 0 : 1 + cb.indices.back() % ((1 << bits) - 1);
     idx.at(i) = static_cast<float>(cb.indices.back());
     w.at(i) = cb.value(i);
   }
@@ -318,6 +322,71 @@ TEST(ShrWriter, CodebookLayersArePackedExactly) {
   for (int64_t i = 0; i < conv2.numel; ++i) ASSERT_EQ(conv2.index_at(i), static_cast<uint32_t>(cb5.indices[static_cast<size_t>(i)]));
   // The bias of a codebook layer is at FL_x + the centroid FL.
   EXPECT_EQ(l.tensor("fc1.bias").fl, l.tensor("flatten").fl + 6);
+}
+
+/// Runs a .shr file through the C API on input x; returns output 0 (`n` floats).
+std::vector<float> run_shr(const std::string& bytes, const std::vector<float>& x, size_t n) {
+  std::vector<uint64_t> buf((bytes.size() + 7) / 8);
+  std::memcpy(buf.data(), bytes.data(), bytes.size());
+  shrink_rt_model* m = nullptr;
+  char err[256] = "";
+  EXPECT_EQ(shrink_rt_load(buf.data(), bytes.size(), &m, err, sizeof err), SHRINK_RT_OK) << err;
+  if (!m) return {};
+  std::vector<uint8_t> arena(shrink_rt_arena_size(m));
+  std::vector<float> y(n);
+  EXPECT_EQ(shrink_rt_set_input_f32(m, arena.data(), arena.size(), 0, x.data(), x.size()), SHRINK_RT_OK);
+  EXPECT_EQ(shrink_rt_run(m, arena.data(), arena.size()), SHRINK_RT_OK);
+  EXPECT_EQ(shrink_rt_get_output_f32(m, arena.data(), 0, y.data(), y.size()), SHRINK_RT_OK);
+  shrink_rt_free(m);
+  return y;
+}
+
+TEST(ShrWriter, PrunedKmeansLayersStoreCsrCodebookSmallerAndBitExact) {
+  // Deep Compression: conv2 and fc1 pruned 92% (fc1 row 1 entirely, row 2 but for its first and
+  // last columns: a gap of 799 > 255), then 4-bit k-means with the zero reserved.
+  ir::Graph g = test::make_test_lenet5();
+  set_fixed_state(g, 8, 8, false);
+  auto pruned = [](int64_t cols) {
+    return [cols](int64_t i) {
+      const int64_t r = i / cols, c = i % cols;
+      if (r == 1) return true;
+      if (r == 2) return c != 0 && c != cols - 1;
+      return (i * 7919) % 100 >= 8;
+    };
+  };
+  const quant::Codebook fc1_cb = set_kmeans(g, "fc1", 4, true, pruned(800));
+  const ir::Tensor& conv2_w = *g.at("conv2").tensor("weight");
+  set_kmeans(g, "conv2", 4, true, pruned(conv2_w.numel() / conv2_w.shape[0]));
+  const std::string bytes = write_shr(g);
+  ShrOptions no_csr;
+  no_csr.allow_csr = false;
+  const std::string packed = write_shr(g, no_csr);
+  Loaded l(bytes), p(packed);
+  for (const char* name : {"fc1.weight", "conv2.weight"}) {
+    const TensorDesc &t = l.tensor(name), &c = p.tensor(name);
+    ASSERT_EQ(t.storage, shr::Storage::CsrCodebook) << name;
+    ASSERT_EQ(c.storage, shr::Storage::Codebook) << name;
+    EXPECT_TRUE(t.zero_reserved);
+    EXPECT_EQ(t.index_bits, 4);
+    EXPECT_EQ(t.centroid_count, 16u);
+    EXPECT_LT(t.stored_bytes * 2, c.stored_bytes) << name << ": at 92% sparsity less than half the packed codebook";
+    for (int64_t i = 0; i < t.numel; ++i) ASSERT_EQ(t.value_at(i), c.value_at(i)) << name << " element " << i;
+  }
+  // fc1: 16 i8 centroids, nnz 4-bit indices, 501 u16 row pointers, nnz u8 gaps.
+  const TensorDesc& fc1 = l.tensor("fc1.weight");
+  uint32_t nonzero = 0;
+  for (int32_t k : fc1_cb.indices) nonzero += k != 0;
+  EXPECT_EQ(fc1.nnz, nonzero + 3u);  // row 2: 799 = 255 + 255 + 255 + 34, three padding entries
+  EXPECT_EQ(fc1.row_ptr_type, shr::DType::U16);
+  EXPECT_EQ(fc1.stored_bytes, 16u + (fc1.nnz * 4u + 7u) / 8u + 501u * 2u + fc1.nnz);
+  EXPECT_LT(bytes.size(), packed.size());
+  // The runtime computes the same integers from either storage (the packed codebook is checked
+  // against `shrink infer` by tests/cli, CliShrinkRt.KmeansLeNet5IsBitExact).
+  std::vector<float> x(28 * 28);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 0.5f;
+  const std::vector<float> y = run_shr(bytes, x, 10), want = run_shr(packed, x, 10);
+  ASSERT_EQ(y.size(), 10u);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(std::memcmp(&y[i], &want[i], 4), 0) << i << ": " << y[i] << " vs " << want[i];
 }
 
 TEST(ShrWriter, SparseWeightsChooseCsrWhenSmaller) {

@@ -386,6 +386,72 @@ TEST(HostileShr, CodebookIndexNotBelowCentroids) {
                  "index_bits 0 is outside 1..8");
 }
 
+// --- CSR codebook -----------------------------------------------------------------------------------
+
+TinyShr csr_codebook() {
+  TinyShr t;
+  t.conv_csr_codebook = true;
+  return t;
+}
+
+TEST(HostileShr, CsrCodebookValidModelRunsLikeTheCsrOne) {
+  // The same integers as the CSR conv weight: the same outputs, bit for bit.
+  const Loaded csr = load(TinyShr().build()), cb = load(csr_codebook().build());
+  ASSERT_EQ(cb.code, SHRINK_RT_OK) << cb.message;
+  ASSERT_EQ(csr.y.size(), 3u);
+  EXPECT_EQ(cb.y, csr.y);
+}
+
+TEST(HostileShr, CsrCodebookNonMonotoneRowPointers) {
+  TinyShr t = csr_codebook();
+  t.conv_row_ptr = {0, 4, 3};
+  expect_refused(load(t.build()), SHRINK_RT_CORRUPT_MODEL,
+                 "tensor 2 'conv.weight': CSR row_ptr is not monotone within 0..nnz: row_ptr[1] = 4, row_ptr[2] = 3");
+}
+
+TEST(HostileShr, CsrCodebookColumnPastCols) {
+  TinyShr t = csr_codebook();
+  t.conv_gaps = {0, 4, 4, 1, 8};  // row 1: columns 1, 9 of 9
+  expect_refused(load(t.build()), SHRINK_RT_CORRUPT_MODEL, "CSR column index 9 (entry 4, row 1) is not below 9 columns");
+  t.conv_gaps = {0, 4, 0, 1, 6};  // a repeated column
+  expect_refused(load(t.build()), SHRINK_RT_CORRUPT_MODEL, "CSR columns of row 0 are not strictly increasing at entry 2");
+}
+
+TEST(HostileShr, CsrCodebookIndexNotBelowCentroids) {
+  TinyShr t = csr_codebook();
+  t.conv_cb_indices = {1, 2, 6, 4, 5};  // 6 centroids
+  expect_refused(load(t.build()), SHRINK_RT_CORRUPT_MODEL, "codebook index 6 of entry 2 is not below the 6 centroids");
+}
+
+TEST(HostileShr, CsrCodebookNnzMismatch) {
+  TinyShr t = csr_codebook();
+  t.conv_row_ptr = {0, 3, 4};
+  expect_refused(load(t.build()), SHRINK_RT_CORRUPT_MODEL, "CSR row_ptr[rows] is 4, expected nnz 5");
+  // nnz 6 with 5 entries stored: 18 bits of indices need 3 bytes, the file has 2.
+  TinyShr u = csr_codebook();
+  u.patch = [](TinyShr::Records& r) { r.tensors[2].nnz = 6; };
+  expect_refused(load(u.build()), SHRINK_RT_CORRUPT_MODEL, "part 1 (part 1) has 2 bytes, expected 3");
+  // nnz 4 with 5 stored: the indices still take 2 bytes (the 5th, 0, lies in the unused bits);
+  // row_ptr (3) + gaps (4) = 7 bytes, the file has 8.
+  u.conv_cb_indices = {1, 2, 3, 4, 0};
+  u.patch = [](TinyShr::Records& r) { r.tensors[2].nnz = 4; };
+  expect_refused(load(u.build()), SHRINK_RT_CORRUPT_MODEL, "part 2 (part 2) has 8 bytes, expected 7");
+  u.patch = [](TinyShr::Records& r) { r.tensors[2].nnz = 0xFFFFFFFFu; };
+  expect_refused(load(u.build()), SHRINK_RT_CORRUPT_MODEL, "nnz 4294967295 exceeds the 18 elements");
+}
+
+TEST(HostileShr, CsrCodebookPaddingOnlyAsZeroReservedBridges) {
+  TinyShr t = csr_codebook();
+  t.conv_cb_indices = {1, 0, 3, 4, 5};  // index 0 with gap 4: not a bridge
+  expect_refused(load(t.build()), SHRINK_RT_CORRUPT_MODEL,
+                 "csr-codebook entry 1 (row 0): padding (index 0) with gap 4, not 255");
+  TinyShr u = csr_codebook();
+  u.patch = [](TinyShr::Records& r) { r.tensors[2].flags &= static_cast<uint8_t>(~shr::kTensorZeroReserved); };
+  expect_refused(load(u.build()), SHRINK_RT_CORRUPT_MODEL, "tensor 2 'conv.weight': csr-codebook storage needs zero_reserved");
+  u.patch = [](TinyShr::Records& r) { r.tensors[2].col_type = static_cast<uint8_t>(shr::DType::U16); };
+  expect_refused(load(u.build()), SHRINK_RT_CORRUPT_MODEL, "csr-codebook col_type 5 is not u8");
+}
+
 // --- messages ---------------------------------------------------------------------------------------
 
 TEST(HostileShr, ControlBytesInANameGiveAOneLineMessage) {

@@ -1,8 +1,8 @@
 // A tiny .shr model assembled by hand from runtime/format/shr_format.h, independently of the
 // exporter, so the loader's tests run in a runtime-only build and can corrupt any field:
 //
-//   input f32 [1,4,4] -> Quantize (i8, fl 4) -> Conv2d 2@3x3 (CSR i8 weights, per-channel FL 6/5,
-//   i32 bias, fused ReLU) -> Flatten [8] -> Linear 8->3 (2-bit codebook, zero reserved) -> Dequantize
+//   input f32 [1,4,4] -> Quantize (i8, fl 4) -> Conv2d 2@3x3 (CSR i8 weights, or codebook /
+//   CSR codebook ones, per-channel FL 6/5, i32 bias, fused ReLU) -> Flatten [8] -> Linear 8->3 (2-bit codebook, zero reserved) -> Dequantize
 //
 //   test::TinyShr t;                                   // the valid model
 //   t.patch = [](test::TinyShr::Records& r) { r.tensors[4].fl = 25; };   // a record edited
@@ -109,6 +109,12 @@ struct TinyShr {
   std::vector<float> norm{0.5f, 0.25f};             // mean, std
   bool conv_codebook = false;      ///< store the conv weight as a 2-bit codebook {0, 10, -20, 30} instead
   uint8_t conv_codebook_last_or = 0;  ///< ORed into its last packed byte (18 * 2 bits: the top 4 bits are unused)
+  /// Store the conv weight as CsrCodebook instead: the same integers as the CSR weight, 3-bit
+  /// indices into conv_cb_centroids, conv_row_ptr (u8) and u8 column gaps.
+  bool conv_csr_codebook = false;
+  std::vector<int8_t> conv_cb_centroids{0, 10, -20, 30, -128, 127};
+  std::vector<uint32_t> conv_cb_indices{1, 2, 3, 4, 5};
+  std::vector<uint8_t> conv_gaps{0, 4, 4, 1, 6};   // columns 0, 4, 8 | 1, 7
 
   struct Records {
     shr::FileHeader header{};
@@ -173,6 +179,19 @@ struct TinyShr {
       w.centroid_count = 4;
       w.parts[0] = part(kCentroids, 4);
       w.parts[1] = part(packed.data(), packed.size());
+    } else if (conv_csr_codebook) {
+      w.storage = static_cast<uint8_t>(shr::Storage::CsrCodebook);
+      w.flags |= shr::kTensorZeroReserved;
+      w.index_bits = 3;
+      w.centroid_count = static_cast<uint32_t>(conv_cb_centroids.size());
+      w.nnz = static_cast<uint32_t>(conv_cb_indices.size());
+      w.row_ptr_type = w.col_type = static_cast<uint8_t>(D::U8);
+      w.parts[0] = part(conv_cb_centroids.data(), conv_cb_centroids.size());
+      const std::vector<uint8_t> packed = shr::pack_indices(conv_cb_indices.data(), conv_cb_indices.size(), 3);
+      w.parts[1] = part(packed.data(), packed.size());
+      std::vector<uint8_t> structure(conv_row_ptr);
+      structure.insert(structure.end(), conv_gaps.begin(), conv_gaps.end());
+      w.parts[2] = part(structure.data(), structure.size());
     } else {
       w.storage = static_cast<uint8_t>(shr::Storage::Csr);
       w.nnz = static_cast<uint32_t>(conv_values.size());
