@@ -2,6 +2,8 @@
 // with a report whose final numbers are measured (and, with an .shr export, the runtime's).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -23,8 +25,21 @@ const std::map<std::string, std::string>& overrides() {
                                       "--set sweep.calibration=100 --set \"sweep.bits=['4', '8']\""},
       // Run with its own checks by CliShunt.RecipeRunsKqShuntKdQuantizeAndExport.
       {"mobilenetv2-shunt.yaml", ""},
+      // {pytorch-lenet5}: an ONNX file the recipe's own instructions make (PyTorch, 1 epoch here).
+      {"onnx-import.yaml", "--set model.onnx={pytorch-lenet5}"},
   };
   return m;
+}
+
+/// examples/pytorch/lenet5_fashion.py (the script onnx-import.yaml names) run briefly: the path
+/// of the ONNX file it wrote into `dir`.
+std::string pytorch_lenet5(const fs::path& dir) {
+  const std::string py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  const std::string onnx = (dir / "lenet5-pytorch.onnx").string();
+  const std::string script = (fs::path(SHRINK_SOURCE_DIR) / "examples/pytorch/lenet5_fashion.py").string();
+  CmdResult r = run_program(py, "'" + script + "' '" + onnx + "' --epochs 1 --limit 512 --threads 1", dir);
+  EXPECT_EQ(r.code, 0) << r.err << r.out;
+  return onnx;
 }
 
 TEST(CliRecipes, EveryShippedRecipeRunsShortened) {
@@ -38,7 +53,10 @@ TEST(CliRecipes, EveryShippedRecipeRunsShortened) {
     if (it->second.empty()) continue;
     SCOPED_TRACE(name);
     TempDir t;
-    CmdResult r = run_shrink("run '" + e.path().string() + "' -o out " + kShort + it->second, t.path());
+    std::string set = it->second;
+    const std::string marker = "{pytorch-lenet5}";
+    if (auto p = set.find(marker); p != std::string::npos) set.replace(p, marker.size(), "'" + pytorch_lenet5(t.path()) + "'");
+    CmdResult r = run_shrink("run '" + e.path().string() + "' -o out " + kShort + set, t.path());
     ASSERT_EQ(r.code, 0) << r.err << r.out;
     const nlohmann::json j = nlohmann::json::parse(slurp(t.path() / "out" / "report.json"));
     EXPECT_GT(j["final"]["accuracy"].get<double>(), 0.3) << r.out;

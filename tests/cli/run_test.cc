@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cli/cli_util.h"
+#include "tests/util/html_render.h"
 
 namespace shrink::clitest {
 namespace {
@@ -201,6 +202,31 @@ TEST(CliRunRecipe, ExportShrReportsTheRuntimesAccuracy) {
   EXPECT_NE(r.out.find("runtime: test accuracy "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("measured by shrink-rt on " + shr + ", flash "), std::string::npos) << r.out;
   EXPECT_LT(r.out.find("runtime: test accuracy "), r.out.find("report: ")) << r.out;
+
+  // report.html as a person sees it (issue 7): Chromium draws it (not a blank page), and the
+  // text on the page carries the final numbers of report.json.
+  testutil::expect_report_drawn((out / "report.html").string(), t.path().string());
+  std::string seen;
+  try {
+    seen = testutil::page_text((out / "report.html").string());
+  } catch (const std::exception& ex) {
+    FAIL() << ex.what();
+  }
+  const auto fixed = [](const char* f, double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, f, v);
+    return std::string(b);
+  };
+  const auto grouped = [](int64_t v) {  // 1234567 -> "1,234,567"
+    std::string d = std::to_string(v), o;
+    for (size_t i = 0; i < d.size(); ++i) o += (i && (d.size() - i) % 3 == 0 ? "," : "") + d.substr(i, 1);
+    return o;
+  };
+  EXPECT_NE(seen.find("test accuracy measured by the runtime " + fixed("%.4f", fin["runtime_accuracy"].get<double>())),
+            std::string::npos) << seen;
+  EXPECT_NE(seen.find("bytes " + grouped(base["bytes"].get<int64_t>()) + " " + grouped(fin["bytes"].get<int64_t>())),
+            std::string::npos) << seen;
+  EXPECT_NE(seen.find(fixed("%.1f", fin["ratio"].get<double>()) + "x smaller"), std::string::npos) << seen;
 
   write(t / "off.yaml", "name: rt\nmodel: {file: '" + trained_model() +
                             "'}\ndata: {dataset: fashion-mnist, test_limit: 50}\n"

@@ -4,6 +4,7 @@
 //   testutil::RenderStats st = testutil::render_html("out/report.html", "out/report.png");
 //   EXPECT_GT(st.non_white, 0.02);   // fraction of pixels that are not white
 //   EXPECT_GT(st.colors, 5);         // distinct RGB colours
+//   std::string text = testutil::page_text("out/report.html");  // what a reader sees, no tags
 //
 // render_html throws std::runtime_error with a one-line reason when Chromium is missing (the
 // message says how to install it), fails, times out (60 s) or writes no PNG: a test should
@@ -13,6 +14,7 @@
 #include <png.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <iostream>
@@ -71,9 +73,11 @@ inline std::string find_chromium() {
   return "";
 }
 
-/// Screenshots `html_path` (a file) at width x height pixels into `png_path` and measures it.
-inline RenderStats render_html(const std::string& html_path, const std::string& png_path, int width = 1200,
-                               int height = 2000) {
+/// Runs Chromium headless on `html_path` (a file) with `mode` ("--screenshot=..." or
+/// "--dump-dom"), standard output to `stdout_path`. Throws with a one-line reason (missing
+/// Chromium, timeout after 60 s, a failure: the tail of Chromium's own messages).
+inline void run_chromium(const std::string& html_path, const std::string& mode, const std::string& stdout_path,
+                         int width, int height) {
   namespace fs = std::filesystem;
   const std::string chromium = find_chromium();
   if (chromium.empty())
@@ -83,7 +87,6 @@ inline RenderStats render_html(const std::string& html_path, const std::string& 
   std::string tmpl = (fs::temp_directory_path() / "shrink-chromium-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   const fs::path home = tmpl, log = home / "chromium.log";
-  fs::remove(png_path);
   const auto q = [](const std::string& s) {  // single-quoted for the shell
     std::string o = "'";
     for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -93,10 +96,10 @@ inline RenderStats render_html(const std::string& html_path, const std::string& 
       "HOME=" + q(home.string()) + " XDG_CONFIG_HOME=" + q((home / "config").string()) +
       " XDG_CACHE_HOME=" + q((home / "cache").string()) + " timeout 60 " + chromium +
       " --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking"
-      " --no-first-run --hide-scrollbars --user-data-dir=" + q((home / "profile").string()) +
-      " --screenshot=" + q(fs::absolute(png_path).string()) + " --window-size=" + std::to_string(width) + "," +
-      std::to_string(height) + " " + q("file://" + fs::absolute(html_path).string()) + " > " + q(log.string()) +
-      " 2>&1 < /dev/null";
+      " --no-first-run --hide-scrollbars --user-data-dir=" + q((home / "profile").string()) + " " + q(mode) +
+      " --window-size=" + std::to_string(width) + "," + std::to_string(height) + " " +
+      q("file://" + fs::absolute(html_path).string()) + " > " + q(stdout_path) + " 2> " + q(log.string()) +
+      " < /dev/null";
   const int st = std::system(cmd.c_str());
   const int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   std::string tail;
@@ -110,10 +113,56 @@ inline RenderStats render_html(const std::string& html_path, const std::string& 
   std::error_code ec;
   fs::remove_all(home, ec);
   if (code == 124) throw std::runtime_error("chromium timed out after 60 s rendering " + html_path);
-  if (code != 0 || !fs::exists(png_path))
-    throw std::runtime_error("chromium failed (exit " + std::to_string(code) + ") rendering " + html_path +
-                             ", no screenshot; output: " + tail);
+  if (code != 0) throw std::runtime_error("chromium failed (exit " + std::to_string(code) + ") rendering " + html_path +
+                                          "; output: " + tail);
+}
+
+/// Screenshots `html_path` (a file) at width x height pixels into `png_path` and measures it.
+inline RenderStats render_html(const std::string& html_path, const std::string& png_path, int width = 1200,
+                               int height = 2000) {
+  namespace fs = std::filesystem;
+  fs::remove(png_path);
+  run_chromium(html_path, "--screenshot=" + fs::absolute(png_path).string(), "/dev/null", width, height);
+  if (!fs::exists(png_path)) throw std::runtime_error("chromium wrote no screenshot of " + html_path);
   return png_stats(png_path);
+}
+
+/// The text of `html_path` as Chromium parsed it (its DOM after loading, tags and the contents
+/// of <style> / <script> removed, entities for &amp; &lt; &gt; &nbsp; decoded, runs of white
+/// space as one space): what a reader of the page sees.
+inline std::string page_text(const std::string& html_path) {
+  namespace fs = std::filesystem;
+  const fs::path dom = fs::temp_directory_path() / ("shrink-dom-" + std::to_string(::getpid()) + ".html");
+  run_chromium(html_path, "--dump-dom", dom.string(), 1200, 2000);
+  std::ifstream f(dom);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string html = ss.str();
+  fs::remove(dom);
+  for (const char* tag : {"style", "script"}) {  // drop element contents that are not text
+    const std::string open = std::string("<") + tag, close = std::string("</") + tag + ">";
+    for (size_t a; (a = html.find(open)) != std::string::npos;) {
+      const size_t b = html.find(close, a);
+      html.erase(a, b == std::string::npos ? std::string::npos : b + close.size() - a);
+    }
+  }
+  std::string text;
+  bool in_tag = false;
+  for (char c : html) {
+    if (c == '<') in_tag = true;
+    else if (c == '>') { in_tag = false; text += ' '; }
+    else if (!in_tag) text += c;
+  }
+  for (const auto& [ent, ch] : {std::pair<std::string, std::string>{"&nbsp;", " "}, {"&lt;", "<"}, {"&gt;", ">"},
+                                {"&amp;", "&"}})
+    for (size_t p; (p = text.find(ent)) != std::string::npos;) text.replace(p, ent.size(), ch);
+  std::string out;
+  for (char c : text) {
+    const bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
+  }
+  return out;
 }
 
 /// A report and a blank page rendered side by side (the control that the measure can fail).
