@@ -20,6 +20,14 @@ set(CMAKE_SIZE arm-none-eabi-size CACHE FILEPATH "")
 # The compiler checks link a static library: a bare-metal program needs a linker script.
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 
+# For size: the hot kernels (conv2d_q, dense_q) at -Os like the rest of a MinSizeRel build instead of
+# -O3 (runtime/CMakeLists.txt): about 12 KB less flash, about 1.5x the instructions (docs/mcu.md).
+if(CMAKE_BUILD_TYPE STREQUAL "MinSizeRel")
+  set(_optimize_size_default ON)
+else()
+  set(_optimize_size_default OFF)
+endif()
+option(SHRINK_RT_OPTIMIZE_SIZE "Cortex-M4: every runtime source for size, the hot kernels included" ${_optimize_size_default})
 option(SHRINK_M4_HARD_FLOAT "Cortex-M4 with the FPv4-SP FPU and the hard-float ABI" OFF)
 if(SHRINK_M4_HARD_FLOAT)
   set(_m4_flags "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard")

@@ -21,6 +21,7 @@
 #include "export/export.h"
 #include "export/shr_writer.h"
 #include "export/runtime_eval.h"
+#include "runtime/format/shr_format.h"
 
 namespace fs = std::filesystem;
 
@@ -289,6 +290,7 @@ void register_builtin_stages(Registry& reg) {
     s.run = [](StageContext& ctx, const StageArgs& a) {
       TrainOptions o = read_train_options(a, default_train_options());
       o.seed = ctx.recipe.seed;
+      o.checkpoint = ctx.checkpoint;
       const ir::Dataset& train_set = ctx.data.get(ir::Split::Train, o.limit);
       const ir::Dataset& val = ctx.data.get(ir::Split::Val, ctx.recipe.val_limit);
       Executor ex(ctx.model);
@@ -318,6 +320,7 @@ void register_builtin_stages(Registry& reg) {
     s.run = [](StageContext& ctx, const StageArgs& a) {
       TrainOptions o = read_train_options(a, default_finetune_options());
       o.seed = ctx.recipe.seed;
+      o.checkpoint = ctx.checkpoint;
       std::unique_ptr<Executor> teacher = make_teacher(ctx, a, o);
       const ir::Dataset& train_set = ctx.data.get(ir::Split::Train, o.limit);
       const ir::Dataset& val = ctx.data.get(ir::Split::Val, ctx.recipe.val_limit);
@@ -372,7 +375,9 @@ void register_builtin_stages(Registry& reg) {
                  {"runtime_eval", OptType::Bool, "true",
                   "with shr: run model.shr with the runtime on the test split (data.test_limit) and report its "
                   "accuracy, file and arena bytes",
-                  {}}};
+                  {}},
+                 {"entropy", OptType::Bool, "true",
+                  "with shr: Huffman-code k-means indices where that is smaller (model.c stays raw)", {}}};
     s.changes_model = false;
     s.check = [](const StageArgs& a) {
       auto known = exporter::formats();
@@ -385,7 +390,10 @@ void register_builtin_stages(Registry& reg) {
     s.run = [](StageContext& ctx, const StageArgs& a) {
       for (const auto& f : a.get_list("formats", {"onnx"})) {
         std::string p = ctx.dir + "/" + export_file_name(f);
-        for (const std::string& w : exporter::export_model(ctx.model, f, p)) std::cerr << "shrink: warning: " << w << "\n";
+        exporter::ExportOptions eo;
+        if (f == "shr") eo.entropy = a.get_bool("entropy", true);
+        for (const std::string& w : exporter::export_model(ctx.model, f, p, eo))
+          std::cerr << "shrink: warning: " << w << "\n";
         ctx.files.push_back(p);
         if (f == "shr" && a.get_bool("runtime_eval", true)) {
           const exporter::RuntimeEval e =
@@ -886,6 +894,79 @@ std::string describe_plan(const Recipe& r, const RunOptions& o) {
   return os.str();
 }
 
+// ---- resumable runs: out_dir/checkpoint/ ----
+
+// CRC-32 of the recipe as resolved (--set overrides applied) and of the seed, in hex.
+static std::string recipe_hash(const Recipe& r) {
+  const std::string text = yaml_to_json(r.root).dump() + "\nseed " + std::to_string(r.seed);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", shr::crc32(text.data(), text.size()));
+  return buf;
+}
+
+// Empties out_dir/checkpoint/ for a new run, or checks that it holds a run of this recipe
+// (--resume); writes run.json. Returns the folder.
+static std::string open_checkpoints(const Recipe& r, const std::string& out_dir, bool resume, std::ostream& out) {
+  const fs::path dir = fs::path(out_dir) / "checkpoint";
+  const std::string run_file = (dir / "run.json").string(), hash = recipe_hash(r);
+  std::error_code ec;
+  if (resume && fs::exists(run_file)) {
+    nlohmann::json run;
+    try {
+      run = nlohmann::json::parse(ir::read_file(run_file));
+    } catch (const nlohmann::json::exception&) {
+      throw BadInput("run --resume: ", run_file, " is not a run record; remove ", dir.string(), " to start afresh");
+    }
+    if (run.value("hash", "") != hash)
+      throw BadInput("run --resume: ", out_dir, " holds a run of another recipe ('", run.value("name", "?"),
+                     "', hash ", run.value("hash", "?"), "; this one is '", r.name, "', hash ", hash,
+                     "): use another output folder or drop --resume");
+    out << "resuming the run in " << out_dir << "\n" << std::flush;
+    return dir.string();
+  }
+  if (resume) out << "nothing to resume in " << out_dir << ": starting the run\n" << std::flush;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) throw BadInput(dir.string(), ": cannot create the checkpoint folder: ", ec.message());
+  ir::write_file_atomic(run_file, nlohmann::json{{"name", r.name}, {"hash", hash}}.dump(2) + "\n");
+  return dir.string();
+}
+
+// A finished stage as the report needs it (out_dir/checkpoint/NN-name.json).
+static nlohmann::json stage_record(const report::StageRow& row, const std::vector<report::Section>& sections,
+                                   const std::vector<report::FileRow>& files) {
+  nlohmann::json secs = nlohmann::json::array(), fl = nlohmann::json::array();
+  for (const auto& sec : sections) secs.push_back({sec.title, sec.html});
+  for (const auto& f : files) fl.push_back({f.path, f.bytes});
+  return {{"row",
+           {{"index", row.index}, {"name", row.name}, {"seconds", row.seconds}, {"accuracy", row.accuracy},
+            {"accuracy_split", row.accuracy_split}, {"accuracy_n", row.accuracy_n}, {"params", row.params},
+            {"macs", row.macs}, {"size_bytes", row.size_bytes}, {"shr_bytes", row.shr_bytes},
+            {"model_file", row.model_file}, {"files", row.files}, {"extra", row.extra}}},
+          {"sections", secs},
+          {"files", fl}};
+}
+
+static void read_stage_record(const nlohmann::json& j, report::StageRow& row, std::vector<report::Section>& sections,
+                              std::vector<report::FileRow>& files) {
+  const nlohmann::json& r = j.at("row");
+  row.index = r.at("index").get<int>();
+  row.name = r.at("name").get<std::string>();
+  row.seconds = r.at("seconds").get<double>();
+  row.accuracy = r.at("accuracy").get<double>();
+  row.accuracy_split = r.at("accuracy_split").get<std::string>();
+  row.accuracy_n = r.at("accuracy_n").get<int64_t>();
+  row.params = r.at("params").get<int64_t>();
+  row.macs = r.at("macs").get<int64_t>();
+  row.size_bytes = r.at("size_bytes").get<int64_t>();
+  row.shr_bytes = r.at("shr_bytes").get<int64_t>();
+  row.model_file = r.at("model_file").get<std::string>();
+  row.files = r.at("files").get<std::vector<std::string>>();
+  row.extra = r.at("extra");
+  for (const auto& sec : j.at("sections")) sections.push_back({sec[0].get<std::string>(), sec[1].get<std::string>()});
+  for (const auto& f : j.at("files")) files.push_back({f[0].get<std::string>(), f[1].get<int64_t>()});
+}
+
 RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
   std::ostream& out = o.out ? *o.out : std::cout;
   const std::string out_dir = default_out_dir(r, o);
@@ -901,6 +982,7 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
   fs::create_directories(fs::path(out_dir) / "stages", ec);
   if (ec) throw BadInput(out_dir, ": cannot create the output folder: ", ec.message());
   const std::string abs_out = fs::absolute(out_dir).lexically_normal().string();
+  const std::string ckpt_dir = open_checkpoints(r, out_dir, o.resume, out);
 
   std::string dataset = r.dataset;
   for (const char* prefix : {"idx:", "hdf5:"}) {
@@ -943,8 +1025,33 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     std::string dir = (fs::path(out_dir) / "stages" / stage_dir_name(i, st.name)).string();
     fs::create_directories(dir, ec);
     if (ec) throw BadInput(dir, ": cannot create the stage folder: ", ec.message());
+    const std::string record = ckpt_dir + "/" + stage_dir_name(i, st.name) + ".json";
+    if (o.resume && fs::exists(record)) {  // finished before: its model and its report rows
+      report::StageRow row;
+      std::vector<report::Section> sections;
+      std::vector<report::FileRow> stage_files;
+      try {
+        read_stage_record(nlohmann::json::parse(ir::read_file(record)), row, sections, stage_files);
+      } catch (const nlohmann::json::exception& e) {
+        throw BadInput("run --resume: ", record, " is damaged (", e.what(), "); remove it to run the stage again");
+      }
+      model_file = dir + "/model.h5";
+      model = ir::load_model(model_file);
+      model.infer_shapes();
+      if (spec->sets_original) original = model;
+      last_accuracy = row.accuracy;
+      last_split = row.accuracy_split;
+      last_n = row.accuracy_n;
+      rep.stages.push_back(row);
+      rep.sections.insert(rep.sections.end(), sections.begin(), sections.end());
+      files.insert(files.end(), stage_files.begin(), stage_files.end());
+      out << "[" << i << "/" << n_stages << "] " << st.name << ": finished before, reloaded " << row.model_file
+          << "\n" << std::flush;
+      continue;
+    }
 
     StageContext ctx(r, data);
+    ctx.checkpoint->prefix = ckpt_dir + "/" + stage_dir_name(i, st.name) + ".";
     ctx.index = i;
     ctx.dir = dir;
     ctx.model = std::move(model);
@@ -999,7 +1106,14 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     }
     row.extra = ctx.extra;
     rep.stages.push_back(row);
-    for (const auto& [title, html] : ctx.sections) rep.sections.push_back({title, html});
+    std::vector<report::Section> sections;
+    for (const auto& [title, html] : ctx.sections) sections.push_back({title, html});
+    rep.sections.insert(rep.sections.end(), sections.begin(), sections.end());
+    {  // the stage is done: its record, then its epoch checkpoints are no longer needed
+      std::vector<report::FileRow> stage_files(files.end() - static_cast<std::ptrdiff_t>(ctx.files.size()), files.end());
+      ir::write_file_atomic(record, stage_record(row, sections, stage_files).dump() + "\n");
+      for (int k = 0; k < ctx.checkpoint->calls; ++k) fs::remove(ctx.checkpoint->file(k), ec);
+    }
 
     char line[256];
     std::snprintf(line, sizeof line, "[%d/%d] %-9s %7.1f s  %s accuracy %s (%lld)  %lld params  %s  ", i,

@@ -6,6 +6,7 @@
 //   recipe::apply_override(r, "train.epochs=1");
 //   recipe::RunOptions o;  o.out_dir = "runs/demo";
 //   recipe::RunSummary s = recipe::run_recipe(r, o);                  // s.report_html
+//   o.resume = true;  recipe::run_recipe(r, o);   // after a kill: continues where it stopped
 //
 // Schema (docs/recipes.md is the user's reference):
 //   name: STRING                                   (required)
@@ -155,6 +156,9 @@ struct StageContext {
   std::string dir;          ///< stages/NN-name/ (exists); write files here
   ir::Graph model;          ///< input model; leave the stage's output here
   const ir::Graph* original = nullptr;  ///< before compression (for `teacher: original`)
+  /// Epoch checkpoints of the stage's training (resumable runs): stages copy it into the
+  /// TrainOptions of every train() they call (o.checkpoint = ctx.checkpoint). Never null.
+  std::shared_ptr<TrainCheckpoint> checkpoint = std::make_shared<TrainCheckpoint>();
   // Filled by the stage:
   double accuracy = -1;     ///< measured by the stage (else the engine measures it on val)
   std::string accuracy_split;
@@ -190,6 +194,11 @@ std::string registry_to_text();
 struct RunOptions {
   std::string out_dir;         ///< empty: runs/<recipe name>
   bool dry_run = false;        ///< validate and print the plan; write nothing
+  /// Continue the run in out_dir (docs/recipes.md "Resuming a run"): finished stages are
+  /// reloaded, the interrupted one continues from its last epoch checkpoint. BadInput when
+  /// out_dir holds a run of another recipe; a folder with no run starts one. Without it, a
+  /// run starts afresh and overwrites what it writes (out_dir/checkpoint/ is emptied first).
+  bool resume = false;
   int threads = -1;            ///< >= 0 overrides the recipe's threads (set by the CLI)
   std::ostream* out = nullptr; ///< progress lines (default std::cout)
 };
@@ -207,7 +216,9 @@ struct RunSummary {
 
 /// The resolved plan (recipe with every default filled in), as printed by --dry-run.
 std::string describe_plan(const Recipe& r, const RunOptions& o);
-/// Runs every stage; writes out_dir/stages/NN-name/model.h5, report.json, report.html.
+/// Runs every stage; writes out_dir/stages/NN-name/model.h5, report.json, report.html, and
+/// out_dir/checkpoint/ (run.json: the recipe's hash; NN-name.json: a finished stage's report
+/// row; NN-name.train-K.pt: epoch checkpoints of the stage being run).
 RunSummary run_recipe(const Recipe& r, const RunOptions& o);
 
 /// YAML to JSON (scalars become int, float, bool or string as they read).

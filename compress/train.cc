@@ -8,11 +8,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "compress/ir/error.h"
+#include "compress/ir/fileio.h"
 #include "compress/progress.h"
 
 namespace shrink {
@@ -91,6 +98,42 @@ std::vector<torch::Tensor> trainable_parameters(const Executor& model, const Tra
   return params;
 }
 
+// Data parallelism (TrainOptions::shard_rank / shard_count / average).
+void check_shards(const TrainOptions& o, int64_t n) {
+  if (o.shard_count < 1 || o.shard_rank < 0 || o.shard_rank >= o.shard_count)
+    throw BadInput("training: shard ", o.shard_rank, " of ", o.shard_count, ", expected 0 <= rank < count");
+  if (o.shard_count == 1) return;
+  if (!o.average) throw BadInput("training: data parallelism over ", o.shard_count, " processes needs `average`");
+  const int64_t last = n % o.batch_size;
+  if (std::min(n, o.batch_size) < o.shard_count || (last > 0 && last < o.shard_count))
+    throw BadInput("training: a batch of ", last > 0 ? last : std::min(n, o.batch_size), " samples (", n,
+                   " samples, batch size ", o.batch_size, ") cannot be split over ", o.shard_count,
+                   " processes; change --train-limit or --batch-size");
+}
+
+// Rows [lo, hi) of a global batch that this rank computes: contiguous, sizes differ by <= 1.
+std::pair<int64_t, int64_t> shard_rows(int64_t lo, int64_t hi, const TrainOptions& o) {
+  const int64_t m = hi - lo;
+  return {lo + m * o.shard_rank / o.shard_count, lo + m * (o.shard_rank + 1) / o.shard_count};
+}
+
+// After an epoch: BatchNorm running statistics of the nodes that trained and the loss /
+// accuracy sums become their means over the ranks (ratios of the sums stay global).
+void average_epoch(Executor& model, const std::set<std::string>& frozen, const TrainOptions& o, double& loss_sum,
+                   int64_t& correct, int64_t& seen) {
+  if (o.shard_count == 1) return;
+  std::vector<torch::Tensor> t;
+  for (const auto& nd : model.graph().nodes)
+    if (nd.op == ir::Op::BatchNorm && !frozen.count(nd.name))
+      for (const char* key : {"running_mean", "running_var"}) t.push_back(model.tensor(nd.name, key));
+  torch::Tensor sums = torch::tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)}, torch::kFloat64);
+  t.push_back(sums);
+  o.average(t);
+  loss_sum = sums[0].item<double>();
+  correct = std::llround(sums[1].item<double>());
+  seen = std::max<int64_t>(1, std::llround(sums[2].item<double>()));
+}
+
 void check_terms(const Executor& model, const TrainOptions& o) {
   if ((!o.terms.empty() || !o.feed.empty()) && !o.teacher)
     throw BadInput("training: feature distillation terms and fed nodes need a teacher");
@@ -106,6 +149,106 @@ void check_terms(const Executor& model, const TrainOptions& o) {
     if (!model.graph().find(f) || !o.teacher->graph().find(f))
       throw BadInput("training: fed node '", f, "' must be in both the model and the teacher");
   if (!(o.ce_weight >= 0)) throw BadInput("training: ce_weight is ", o.ce_weight, ", expected >= 0");
+}
+
+// ---- epoch checkpoints (TrainCheckpoint) ----
+
+// Every tensor of the executor as (node, key), in a fixed order: the IR's tensors and the
+// trainable ones that exist only on the executor (k-means centroids).
+std::vector<std::pair<std::string, std::string>> state_keys(const Executor& model) {
+  std::set<std::pair<std::string, std::string>> keys;
+  for (const auto& n : model.graph().nodes)
+    for (const auto& [key, t] : n.tensors) keys.insert({n.name, key});
+  for (const auto& [name, t] : model.named_parameters()) {
+    const auto slash = name.rfind('/');
+    keys.insert({name.substr(0, slash), name.substr(slash + 1)});
+  }
+  return {keys.begin(), keys.end()};
+}
+
+// What a checkpoint must agree with to be continued by this training.
+nlohmann::json fingerprint(Executor& model, const TrainOptions& o, int64_t n, int64_t steps_per_epoch) {
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const auto& [node, key] : state_keys(model))
+    tensors.push_back(node + "/" + key + " " + ir::shape_str(model.tensor(node, key).sizes().vec()));
+  return {{"samples", n},           {"batch_size", o.batch_size}, {"epochs", o.epochs},
+          {"steps_per_epoch", steps_per_epoch}, {"seed", o.seed}, {"optimizer", o.optimizer},
+          {"tensors", tensors}};
+}
+
+void save_checkpoint(const std::string& path, Executor& model, torch::optim::Optimizer& opt,
+                     const nlohmann::json& print, const TrainResult& result) {
+  torch::serialize::OutputArchive ar;
+  nlohmann::json history = nlohmann::json::array();
+  for (const EpochStats& e : result.history)
+    history.push_back({e.epoch, e.loss, e.train_accuracy, e.val_accuracy, e.val_loss, e.seconds});
+  ar.write("meta", c10::IValue(nlohmann::json{{"fingerprint", print}, {"history", history}}.dump()));
+  const auto keys = state_keys(model);
+  for (size_t i = 0; i < keys.size(); ++i)
+    ar.write("t" + std::to_string(i), model.tensor(keys[i].first, keys[i].second).detach(), /*is_buffer=*/true);
+  torch::serialize::OutputArchive opt_ar;
+  opt.save(opt_ar);
+  ar.write("optimizer", opt_ar);
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  torch::Tensor rng;
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    rng = gen.get_state();
+  }
+  ar.write("rng", rng, /*is_buffer=*/true);
+  std::ostringstream os;
+  ar.save_to(os);
+  ir::write_file_atomic(path, os.str());
+}
+
+// Restores the checkpoint at `path` if there is one (see TrainCheckpoint) and returns the
+// epochs it had finished (0: none), with result.history filled.
+int restore_checkpoint(const std::string& path, Executor& model, torch::optim::Optimizer& opt,
+                       const nlohmann::json& print, const TrainOptions& o, int64_t steps_per_epoch,
+                       TrainResult& result) {
+  if (!std::filesystem::exists(path)) return 0;
+  std::istringstream is(ir::read_file(path));
+  torch::serialize::InputArchive ar;
+  nlohmann::json meta;
+  try {
+    ar.load_from(is);
+    c10::IValue v;
+    ar.read("meta", v);
+    meta = nlohmann::json::parse(v.toStringRef());
+  } catch (const std::exception&) {
+    throw BadInput("training checkpoint ", path, " cannot be read (truncated or not a checkpoint); remove it");
+  }
+  if (meta["fingerprint"] != print)
+    throw BadInput("training checkpoint ", path, " was written by another training (data, batches, epochs, ",
+                   "optimizer or model differ); remove it or start without --resume");
+  for (const auto& h : meta["history"])
+    result.history.push_back({h[0].get<int>(), h[1].get<double>(), h[2].get<double>(), h[3].get<double>(),
+                              h[4].get<double>(), h[5].get<double>()});
+  const int done = static_cast<int>(result.history.size());
+  for (int e = 0; e < done; ++e) {  // catch the callbacks up; their effect on tensors is overwritten below
+    for (int64_t b = 0; b < steps_per_epoch && o.on_step; ++b) o.on_step(e * steps_per_epoch + b, e);
+    if (o.on_epoch) o.on_epoch(e);
+  }
+  torch::NoGradGuard no_grad;
+  const auto keys = state_keys(model);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    torch::Tensor t;
+    ar.read("t" + std::to_string(i), t, /*is_buffer=*/true);
+    model.tensor(keys[i].first, keys[i].second).copy_(t);
+  }
+  torch::serialize::InputArchive opt_ar;
+  ar.read("optimizer", opt_ar);
+  opt.load(opt_ar);
+  torch::Tensor rng;
+  ar.read("rng", rng, /*is_buffer=*/true);
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  }
+  if (o.progress)
+    std::cerr << "resumed training from " << path << " after epoch " << done << "/" << o.epochs << "\n";
+  return done;
 }
 
 }  // namespace
@@ -192,6 +335,7 @@ TrainResult train(Executor& model, const ir::Dataset& data, const TrainOptions& 
   std::set<std::string> frozen = model.frozen();
   std::vector<torch::Tensor> params = trainable_parameters(model, o, frozen);
   if (params.empty()) throw BadInput("training: the model has no trainable tensors");
+  check_shards(o, n);
   FrozenGuard frozen_guard(model, frozen);
   std::vector<std::string> student_names, teacher_names(o.feed);
   for (const auto& t : o.terms) {
@@ -216,8 +360,16 @@ TrainResult train(Executor& model, const ir::Dataset& data, const TrainOptions& 
   if (o.teacher) teacher_mode = std::make_unique<ModeGuard>(*o.teacher, false);
 
   TrainResult result;
-  int64_t step = 0;
-  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+  int call = -1;
+  nlohmann::json print;
+  int first_epoch = 0;
+  if (o.checkpoint) {
+    call = o.checkpoint->calls++;
+    print = fingerprint(model, o, n, steps_per_epoch);
+    first_epoch = restore_checkpoint(o.checkpoint->file(call), model, *opt, print, o, steps_per_epoch, result);
+  }
+  int64_t step = first_epoch * steps_per_epoch;
+  for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
     std::vector<int64_t> order = ir::shuffled_indices(n, o.seed + static_cast<uint64_t>(epoch));
     torch::Tensor perm = torch::from_blob(order.data(), {n}, torch::kInt64);
     ProgressBar bar(steps_per_epoch, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs),
@@ -227,7 +379,8 @@ TrainResult train(Executor& model, const ir::Dataset& data, const TrainOptions& 
     int64_t correct = 0, seen = 0;
     for (int64_t b = 0; b < steps_per_epoch; ++b) {
       const int64_t lo = b * o.batch_size, hi = std::min(n, lo + o.batch_size);
-      torch::Tensor idx = perm.slice(0, lo, hi);
+      const auto [row_lo, row_hi] = shard_rows(lo, hi, o);  // all of [lo, hi) in one process
+      torch::Tensor idx = perm.slice(0, row_lo, row_hi);
       torch::Tensor xb = x_all.index_select(0, idx);
       torch::Tensor yb = y_all.index_select(0, idx);
       double lr = learning_rate(o, step, total_steps);
@@ -259,10 +412,20 @@ TrainResult train(Executor& model, const ir::Dataset& data, const TrainOptions& 
                          ", teacher '", t.teacher, "' ", b.sizes());
         loss = loss + t.weight * t.fn(a, b);
       }
-      loss.backward();
+      if (o.shard_count == 1) {
+        loss.backward();
+      } else {  // weighted so that the mean over ranks is the gradient of the whole batch's mean loss
+        (loss * (static_cast<double>((row_hi - row_lo) * o.shard_count) / static_cast<double>(hi - lo))).backward();
+        std::vector<torch::Tensor> grads;
+        for (auto& p : params) {
+          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+          grads.push_back(p.grad());
+        }
+        o.average(grads);
+      }
       opt->step();
 
-      const int64_t m = hi - lo;
+      const int64_t m = row_hi - row_lo;
       loss_sum += loss.item<double>() * static_cast<double>(m);
       if (need_logits) correct += sv.at("output").detach().argmax(1).eq(yb).sum().item<int64_t>();
       seen += m;
@@ -270,6 +433,7 @@ TrainResult train(Executor& model, const ir::Dataset& data, const TrainOptions& 
       ++step;
       bar.update(b + 1, "loss " + fixed(loss_sum / seen) + (need_logits ? " acc " + fixed(double(correct) / seen) : ""));
     }
+    average_epoch(model, frozen, o, loss_sum, correct, seen);
     EpochStats st;
     st.epoch = epoch;
     st.loss = loss_sum / static_cast<double>(seen);
@@ -285,6 +449,7 @@ TrainResult train(Executor& model, const ir::Dataset& data, const TrainOptions& 
     bar.finish(status);
     result.history.push_back(st);
     if (o.on_epoch) o.on_epoch(epoch);
+    if (o.checkpoint) save_checkpoint(o.checkpoint->file(call), model, *opt, print, result);
   }
   model.set_training(false);
   return result;

@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +40,27 @@ struct LossTerm {
 void register_feature_loss(const std::string& kind, FeatureLossFn fn);
 FeatureLossFn feature_loss(const std::string& kind);
 std::vector<std::string> feature_loss_kinds();
+
+/// Resumable training (`shrink run --resume`, docs/recipes.md "Resuming a run"). The train()
+/// calls sharing one TrainCheckpoint are numbered in call order (0, 1, ...); call k keeps its
+/// state in file(k), rewritten atomically after every epoch: every tensor of the executor
+/// (parameters, BatchNorm statistics, pruning masks, centroids...), the optimizer state, the
+/// state of LibTorch's default generator (dropout; the sample order is a function of seed and
+/// epoch), the epoch reached and the history. When file(k) exists as call k starts, train()
+/// checks it was written by the same training (same sizes, epochs, batches, tensors; else
+/// BadInput), replays the callbacks of the epochs it skips (on_step for every step, then
+/// on_epoch, in the order they ran) so callbacks that count steps (pruning schedules) catch
+/// up, then restores the state (overwriting whatever the replayed callbacks did to tensors)
+/// and goes on with the next epoch; a finished call returns at once with its saved history.
+/// The weights then equal those of a run never stopped, bit for bit (same thread count).
+///
+///   auto ck = std::make_shared<TrainCheckpoint>();  ck->prefix = "run/checkpoint/02-finetune.";
+///   o.checkpoint = ck;  train(ex, data, o);         // killed and started again: it continues
+struct TrainCheckpoint {
+  std::string prefix;  ///< file(k) = prefix + "train-<k>.pt"; the folder must exist
+  int calls = 0;       ///< train() calls made so far (the number of the next one)
+  std::string file(int k) const { return prefix + "train-" + std::to_string(k) + ".pt"; }
+};
 
 struct TrainOptions {
   int epochs = 2;
@@ -70,6 +92,17 @@ struct TrainOptions {
   std::function<void(int64_t step, int epoch)> on_step;
   /// Called after every epoch with its index (0-based).
   std::function<void(int epoch)> on_epoch;
+  /// Epoch checkpoints (null: none); copies of the options share it (see TrainCheckpoint).
+  std::shared_ptr<TrainCheckpoint> checkpoint;
+  /// Data parallelism (docs/scaling.md): every global batch of batch_size samples is cut into
+  /// shard_count contiguous slices and this process computes slice shard_rank, its loss weighted
+  /// by slice / (batch / shard_count) so that the mean of the ranks' gradients is the
+  /// single-process gradient. `average` (required when shard_count > 1; dist::Group::allreduce
+  /// with Reduce::Avg) makes tensors equal to their mean over the ranks in place: it is called
+  /// with the gradients after every backward, with the BatchNorm running statistics and the
+  /// epoch's loss / accuracy sums after every epoch. Every rank must run the same options.
+  int shard_rank = 0, shard_count = 1;
+  std::function<void(std::vector<torch::Tensor>& tensors)> average;
 };
 
 struct EpochStats {

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <set>
 
+#include "compress/dist.h"
 #include "compress/executor_setup.h"
 #include "compress/ir/analyzer.h"
 #include "compress/ir/error.h"
@@ -71,6 +72,9 @@ void check_sweep_options(const SweepOptions& o) {
   if (o.levels.empty() && (o.structured_levels.empty() || o.magnitude_levels.empty()))
     throw BadInput("--levels: expected at least one level");
   if (o.workers < 1) throw BadInput("--workers ", o.workers, ": expected >= 1");
+  if (o.shard_count < 1 || o.shard_rank < 0 || o.shard_rank >= o.shard_count)
+    throw BadInput("sweep: shard ", o.shard_rank, " of ", o.shard_count, ", expected 0 <= rank < count");
+  if (o.shard_count > 1 && !o.gather) throw BadInput("sweep: a sweep over ", o.shard_count, " processes needs `gather`");
   if (o.batch < 1) throw BadInput("batch ", o.batch, ": expected >= 1");
 }
 
@@ -152,19 +156,43 @@ SweepResult sweep_pruning(const ir::Graph& in, const ir::Dataset& data, const ir
     return r;
   };
 
+  // This process's points (all of them unless sharded): magnitude points run the dense model,
+  // structured ones a model about (1 - level) as wide.
+  std::vector<size_t> todo;
+  {
+    std::vector<double> cost;
+    for (const Point& p : points) cost.push_back(p.method == "magnitude" ? 1.0 : 1.0 - 0.5 * p.level);
+    const std::vector<int> owner = dist::balance(cost, o.shard_count);
+    for (size_t i = 0; i < points.size(); ++i)
+      if (owner[i] == o.shard_rank) todo.push_back(i);
+  }
   res.records.resize(points.size());
   std::mutex mu;
-  ProgressBar bar(static_cast<int64_t>(points.size()), "prune sweep " + g.meta.name, o.progress);
+  ProgressBar bar(static_cast<int64_t>(todo.size()), "prune sweep " + g.meta.name, o.progress);
   int64_t finished = 0;
-  for_each_point(points.size(), o.workers, [&] {
-    return [&](size_t i) {
+  for_each_point(todo.size(), o.workers, [&] {
+    return [&](size_t t) {
+      const size_t i = todo[t];
       SweepRecord r = run_point(points[i]);
       std::lock_guard<std::mutex> lock(mu);
       res.records[i] = std::move(r);
       bar.update(++finished, points[i].method + " " + points[i].layer);
     };
   });
-  bar.finish(std::to_string(points.size()) + " points");
+  bar.finish(std::to_string(todo.size()) + " points");
+  if (o.shard_count > 1) {  // every rank's records, by point index, to every rank
+    nlohmann::json mine = nlohmann::json::array();
+    for (size_t i : todo) mine.push_back({i, res.records[i].to_json()});
+    for (const std::string& bytes : o.gather(mine.dump()))
+      for (const auto& j : nlohmann::json::parse(bytes)) {
+        const size_t i = j[0].get<size_t>();
+        const nlohmann::json& r = j[1];
+        if (i >= points.size()) throw InternalError("prune sweep: gathered point ", i, " of ", points.size());
+        res.records[i] = {r.at("layer").get<std::string>(), r.at("method").get<std::string>(), r.at("level").get<double>(),
+                          r.at("accuracy").get<double>(), r.at("loss").get<double>(), r.at("params").get<int64_t>(),
+                          r.at("macs").get<int64_t>(), r.at("seconds").get<double>()};
+      }
+  }
   res.seconds = seconds_since(t0);
   return res;
 }

@@ -47,6 +47,12 @@ struct SweepOptions {
   int workers = 1;         ///< points measured in parallel (each worker one LibTorch thread)
   int64_t batch = 256;     ///< evaluation batch size
   bool progress = false;   ///< progress bar on stderr
+  /// Distributed sweep (compress/dist.h, docs/scaling.md): the points are split over shard_count
+  /// processes by estimated cost (dist::balance: the MACs of the pruned model) and this one
+  /// measures those of shard_rank; `gather` (required when shard_count > 1:
+  /// dist::Group::allgather) exchanges the records, so every rank returns the complete result.
+  int shard_rank = 0, shard_count = 1;
+  std::function<std::vector<std::string>(const std::string& mine)> gather;
 };
 
 /// The methods a pruning sweep knows: "magnitude" then structured_methods().

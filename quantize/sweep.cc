@@ -25,7 +25,9 @@
 #include <mutex>
 #include <set>
 
+#include "compress/dist.h"
 #include "compress/executor.h"
+#include "compress/ir/analyzer.h"
 #include "compress/ir/error.h"
 #include "compress/ir/passes.h"
 #include "compress/parallel.h"
@@ -143,6 +145,9 @@ void check_sweep_options(const SweepOptions& o) {
     throw BadInput("--kmeans-init ", o.kmeans_init, ": expected linear or kmeans++");
   fl_method_from_name(o.fl_method);
   if (o.workers < 1) throw BadInput("--workers ", o.workers, ": expected >= 1");
+  if (o.shard_count < 1 || o.shard_rank < 0 || o.shard_rank >= o.shard_count)
+    throw BadInput("sweep: shard ", o.shard_rank, " of ", o.shard_count, ", expected 0 <= rank < count");
+  if (o.shard_count > 1 && !o.gather) throw BadInput("sweep: a sweep over ", o.shard_count, " processes needs `gather`");
   if (o.batch < 1) throw BadInput("batch ", o.batch, ": expected >= 1");
 }
 
@@ -256,6 +261,30 @@ SweepResult sweep_layers(const ir::Graph& fp32, const ir::Dataset& data, const S
           points.push_back(p);
           if (!done.count(p.key())) todo.push_back(p);
         }
+  if (o.shard_count > 1) {
+    // Estimated cost: the MACs a point reruns (the suffix from its layer with the cache) per
+    // image, plus k-means clustering (values x centroids x ~20 iterations).
+    std::map<std::string, double> macs;
+    double total = 0;
+    for (const auto& l : ir::analyze(g, {}).layers) macs[l.name] = static_cast<double>(l.macs), total += l.macs;
+    std::vector<double> cost;
+    for (const Point& p : todo) {
+      double suffix = 0;
+      for (size_t i = position.at(p.layer); i < g.nodes.size(); ++i) suffix += macs[g.nodes[i].name];
+      double c = (o.cache ? suffix : total) * static_cast<double>(data.size);
+      if (p.method == "kmeans") {
+        const double values = p.target == "weights" ? static_cast<double>(res.layer_params.at(p.layer))
+                                                    : static_cast<double>(cal_values[act_node.at(p.layer)].size());
+        c += values * static_cast<double>(1 << p.bits) * 20;
+      }
+      cost.push_back(c);
+    }
+    const std::vector<int> owner = dist::balance(cost, o.shard_count);
+    std::vector<Point> mine;
+    for (size_t i = 0; i < todo.size(); ++i)
+      if (owner[i] == o.shard_rank) mine.push_back(todo[i]);
+    todo.swap(mine);
+  }
 
   std::map<std::string, SweepRecord> measured;
   std::mutex mu;
@@ -366,11 +395,20 @@ SweepResult sweep_layers(const ir::Graph& fp32, const ir::Dataset& data, const S
       bar.update(++finished, todo[i].key());
     };
   });
-  bar.finish(std::to_string(todo.size()) + " points measured, " + std::to_string(points.size() - todo.size()) +
-             " resumed");
+  bar.finish(std::to_string(todo.size()) + " points measured, " + std::to_string(done.size()) + " resumed");
+  if (o.shard_count > 1) {  // every rank's new records, to every rank
+    nlohmann::json mine = nlohmann::json::array();
+    for (const auto& [k, r] : measured) mine.push_back(r.to_json());
+    for (const std::string& bytes : o.gather(mine.dump()))
+      for (const auto& j : nlohmann::json::parse(bytes)) {
+        SweepRecord r = SweepRecord::from_json(j);
+        measured.emplace(r.key(), r);
+      }
+  }
 
   for (const Point& p : points) {
     auto it = measured.find(p.key());
+    if (it == measured.end() && !done.count(p.key())) throw InternalError("sweep: no record for point ", p.key());
     res.records.push_back(it != measured.end() ? it->second : done.at(p.key()));
   }
   res.seconds = seconds_since(t0);

@@ -60,6 +60,14 @@ struct SweepOptions {
   /// command appends it to DIR/points.jsonl so an interrupted sweep can resume.
   std::function<void(const SweepRecord&)> on_record;
   bool progress = false;            ///< progress bar on stderr
+  /// Distributed sweep (compress/dist.h, docs/scaling.md): the points still to measure are split
+  /// over shard_count processes by estimated cost (dist::balance: MACs the point reruns x images,
+  /// plus k-means clustering) and this one measures those of shard_rank; then `gather` (required
+  /// when shard_count > 1: dist::Group::allgather) exchanges the new records, so every rank
+  /// returns the complete result. on_record sees this rank's points only. `done` must be the
+  /// same on every rank.
+  int shard_rank = 0, shard_count = 1;
+  std::function<std::vector<std::string>(const std::string& mine)> gather;
 };
 
 /// Range and name checks; BadInput naming the option ("--bits 17: expected 2..16").

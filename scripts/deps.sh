@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   g++ cmake ninja-build ccache pkg-config ca-certificates
-  libtorch-dev libopenblas0 libonnx-dev libeigen3-dev libcxxopts-dev libhdf5-dev
+  libtorch-dev libgloo-dev libopenblas0 libonnx-dev libeigen3-dev libcxxopts-dev libhdf5-dev
   libgtest-dev libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libpng-dev
   chromium
   clang libclang-rt-dev

@@ -42,6 +42,7 @@ const std::vector<Command>& commands() {
       {"shunt", "Knowledge-Quotient ranking of residual blocks; replace a run of blocks by a shunt, trained by distillation", cmd_shunt},
       {"run", "run a YAML recipe: stages, models, report.json and report.html", cmd_run},
       {"export", "write a model as onnx, shr, c or hdf5", cmd_export},
+      {"launch", "start N local processes of a sweep / train / finetune command (distributed run)", cmd_launch},
   };
   return table;
 }
@@ -168,6 +169,29 @@ TrainOptions read_train_options(const cxxopts::ParseResult& r, TrainOptions o) {
     throw BadInput(flag_of(key), " ", msg);
   });
   return o;
+}
+
+void add_dist_options(cxxopts::Options& opts) {
+  opts.add_options("distributed")("world-size", "processes in the job (default: WORLD_SIZE, else 1)", cxxopts::value<int>())(
+      "rank", "this process, 0..world-size-1 (default: RANK)", cxxopts::value<int>())(
+      "master", "ADDR:PORT where rank 0 hosts the rendezvous (default: MASTER_ADDR:MASTER_PORT)",
+      cxxopts::value<std::string>())(
+      "dist-timeout", "seconds to wait for the other processes (rendezvous, each exchange)",
+      cxxopts::value<int>()->default_value("1800"));
+}
+
+dist::Options read_dist_options(const cxxopts::ParseResult& r) {
+  auto opt_int = [&r](const char* k) { return r.count(k) ? std::optional<int>(r[k].as<int>()) : std::nullopt; };
+  return dist::resolve(opt_int("world-size"), opt_int("rank"), r.count("master") ? r["master"].as<std::string>() : "",
+                       r["dist-timeout"].as<int>());
+}
+
+void use_data_parallel(TrainOptions& o, dist::Group& g) {
+  if (!g.distributed()) return;
+  o.shard_rank = g.rank();
+  o.shard_count = g.size();
+  o.average = [&g](std::vector<torch::Tensor>& t) { g.allreduce(t, dist::Reduce::Avg); };
+  if (g.rank() != 0) o.progress = false;
 }
 
 ir::Graph load_model_file(const std::string& path) {

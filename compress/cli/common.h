@@ -17,6 +17,7 @@
 
 #include <cxxopts.hpp>
 
+#include "compress/dist.h"
 #include "compress/ir/graph.h"
 #include "compress/train.h"
 
@@ -61,6 +62,14 @@ void add_train_options(cxxopts::Options& opts, const TrainOptions& defaults);
 /// Reads and range-checks them (messages name the flag).
 TrainOptions read_train_options(const cxxopts::ParseResult& r, TrainOptions defaults);
 
+/// --world-size, --rank, --master ADDR:PORT, --dist-timeout (docs/cli.md, "Distributed runs").
+void add_dist_options(cxxopts::Options& opts);
+/// Those flags, else WORLD_SIZE / RANK / MASTER_ADDR / MASTER_PORT (dist::resolve).
+dist::Options read_dist_options(const cxxopts::ParseResult& r);
+/// Makes `o` data-parallel over `g` (nothing changes for a world of one): this rank's slice of
+/// every batch, gradients and BatchNorm statistics averaged; the progress bar on rank 0 only.
+void use_data_parallel(TrainOptions& o, dist::Group& g);
+
 /// Loads a model file after checking it exists.
 ir::Graph load_model_file(const std::string& path);
 /// True if stderr is a terminal (progress bars).
@@ -81,5 +90,6 @@ int cmd_quantize(int argc, char** argv);
 int cmd_sweep(int argc, char** argv);
 int cmd_prune(int argc, char** argv);
 int cmd_shunt(int argc, char** argv);
+int cmd_launch(int argc, char** argv);
 
 }  // namespace shrink::cli

@@ -20,6 +20,7 @@ int cmd_finetune(int argc, char** argv) {
   opts.add_options()("o,output", "output model (.h5)", cxxopts::value<std::string>());
   add_data_options(opts);
   add_train_options(opts, recipe::default_finetune_options());
+  add_dist_options(opts);
   opts.add_options("distillation")("teacher", "teacher model (.h5)", cxxopts::value<std::string>())(
       "temperature", "softmax temperature T", cxxopts::value<double>()->default_value("5"))(
       "alpha", "weight of the distillation term", cxxopts::value<double>()->default_value("2"));
@@ -48,7 +49,10 @@ int cmd_finetune(int argc, char** argv) {
   auto m = make_model_executor(load_model_file(in), ExecutorPurpose::Train);
   const ir::Dataset train_set = ir::load_dataset(data, ir::Split::Train, o.limit, data_dir);
   const ir::Dataset val = ir::load_dataset(data, ir::Split::Val, -1, data_dir);
-  TrainResult tr = train(m->executor(), train_set, o, &val);
+  dist::Group group(read_dist_options(*r));  // data parallel: every rank loads the same model
+  use_data_parallel(o, group);
+  TrainResult tr = train(m->executor(), train_set, o, group.rank() == 0 ? &val : nullptr);  // rank 0 validates
+  if (group.rank() != 0) return 0;  // rank 0 saves the model
   ir::Graph tuned = m->finish();
   double acc = -1;
   if (!tr.history.empty()) acc = tr.history.back().val_accuracy;

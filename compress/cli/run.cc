@@ -8,12 +8,14 @@
 namespace shrink::cli {
 
 int cmd_run(int argc, char** argv) {
-  auto opts = make_options("run", "recipe.yaml [-o out_dir] [--set stage.key=value]... [--dry-run]",
+  auto opts = make_options("run", "recipe.yaml [-o out_dir] [--set stage.key=value]... [--dry-run] [--resume]",
                            "Run a recipe: writes out_dir/stages/NN-name/model.h5 after every stage, "
                            "report.json and a self-contained report.html.");
   opts.add_options()("o,output", "output folder (default runs/<recipe name>)", cxxopts::value<std::string>())(
       "set", "override a recipe value: train.epochs=1, 2.lr=1e-4, seed=3, data.val_limit=500 (repeatable)",
       cxxopts::value<std::string>())("dry-run", "validate and print the resolved plan; write nothing")(
+      "resume", "continue the run in the output folder after an interruption (same recipe and --set): "
+                "finished stages are reloaded, the interrupted one continues from its last epoch")(
       "list-stages", "list every stage a recipe can use, with its options and defaults")(
       "json", "with --list-stages: print the list as JSON");
   // --set values are taken out before cxxopts sees them: it would split them at commas.
@@ -46,6 +48,7 @@ int cmd_run(int argc, char** argv) {
   recipe::RunOptions o;
   if (r->count("output")) o.out_dir = (*r)["output"].as<std::string>();
   o.dry_run = r->count("dry-run") > 0;
+  o.resume = r->count("resume") > 0;
   if (r->count("threads")) o.threads = (*r)["threads"].as<int>();
   recipe::run_recipe(rec, o);
   return 0;

@@ -3,11 +3,14 @@
 // Points are journalled to DIR/points.jsonl as they finish, so --resume skips them.
 // With pruning methods (magnitude, the structured criteria) it is the pruning sensitivity sweep
 // instead: each layer alone pruned at each of --levels (prune/sweep.h).
+// Distributed (--world-size / WORLD_SIZE > 1, or `shrink launch -n N -- sweep ...`): each
+// process measures its share of the points; rank 0 keeps the journal and writes the report.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <type_traits>
@@ -87,9 +90,16 @@ bool is_pruning_sweep(const std::vector<std::string>& methods) {
   return any_pruning;
 }
 
+void make_output_folder(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) throw BadInput("-o ", dir, ": cannot create the folder");
+}
+
 /// The pruning sensitivity sweep: DIR/report.json, report.csv, report.html.
 int prune_sweep(const cxxopts::ParseResult& r, const std::string& in, const std::string& data,
                 const std::string& data_dir, const std::string& dir, const std::vector<std::string>& methods) {
+  const dist::Options dop = read_dist_options(r);
   prune::SweepOptions o;
   o.methods = methods;
   if (r.count("levels")) o.levels = number_list<double>(r["levels"].as<std::string>(), "levels", "numbers");
@@ -107,11 +117,15 @@ int prune_sweep(const cxxopts::ParseResult& r, const std::string& in, const std:
   const ir::Graph g = load_model_file(in);
   const ir::Dataset val = ir::load_dataset(data, ir::Split::Val, limit, data_dir);
   const ir::Dataset rank = ir::load_dataset(data, ir::Split::Val, samples, data_dir);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir)) throw BadInput("-o ", dir, ": cannot create the folder");
+  if (dop.rank == 0) make_output_folder(dir);
+  dist::Group group(dop);
+  o.shard_rank = group.rank();
+  o.shard_count = group.size();
+  o.gather = [&group](const std::string& mine) { return group.allgather(mine); };
+  o.progress = o.progress && group.rank() == 0;
 
   const prune::SweepResult s = prune::sweep_pruning(g, val, &rank, o);
+  if (group.rank() != 0) return 0;  // rank 0 writes the report
   prune::write_sweep_report(dir, s);
   double per_point = 0;
   for (const auto& rec : s.records) per_point += rec.seconds;
@@ -139,6 +153,7 @@ int cmd_sweep(int argc, char** argv) {
       "sensitivity) it is the pruning sensitivity sweep (docs/pruning.md): each layer / channel group alone "
       "pruned at each level, the same three report files.");
   add_data_options(opts);
+  add_dist_options(opts);
   opts.add_options()("o,output", "output folder (created if missing)", cxxopts::value<std::string>())(
       "targets", "weights,activations", cxxopts::value<std::string>()->default_value("weights,activations"))(
       "methods", "fixed,kmeans (quantization) or pruning methods: magnitude, random, mean-activation, entropy, "
@@ -210,12 +225,11 @@ int cmd_sweep(int argc, char** argv) {
   if (eo.objective != "bytes" && eo.objective != "bitops")
     throw BadInput("--objective ", eo.objective, ": expected bytes or bitops");
 
+  const dist::Options dop = read_dist_options(*r);
   ir::Graph g = load_model_file(in);
   const ir::Dataset val = ir::load_dataset(data, ir::Split::Val, limit, data_dir);
-
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir)) throw BadInput("-o ", dir, ": cannot create the folder");
+  const bool lead = dop.rank == 0;  // rank 0 (or the only process) keeps the journal, writes the report
+  if (lead) make_output_folder(dir);
 
   // The journal: a header line naming what was swept, then one record per line.
   nlohmann::json header = {{"model", fingerprint(in)},       {"images", val.size},
@@ -223,7 +237,7 @@ int cmd_sweep(int argc, char** argv) {
                            {"centroid_bits", o.centroid_bits}, {"kmeans_init", o.kmeans_init},
                            {"seed", o.seed}};
   const std::string journal = dir + "/points.jsonl";
-  if (r->count("resume") && std::filesystem::exists(journal)) {
+  if (lead && r->count("resume") && std::filesystem::exists(journal)) {
     std::ifstream f(journal);
     std::string line;
     if (!std::getline(f, line)) throw BadInput(journal, ": empty journal; run without --resume");
@@ -243,15 +257,38 @@ int cmd_sweep(int argc, char** argv) {
       }
     }
     std::fprintf(stderr, "resuming: %zu points already measured\n", o.done.size());
-  } else {
+  } else if (lead) {
     std::ofstream f(journal, std::ios::trunc);
     if (!f) throw BadInput(journal, ": cannot write");
     f << nlohmann::json{{"sweep", header}}.dump() << "\n";
   }
-  std::ofstream jf(journal, std::ios::app);
-  o.on_record = [&jf](const quant::SweepRecord& rec) { jf << rec.to_json().dump() << "\n" << std::flush; };
+  // Joined after rank 0 has read or started the journal: every rank gets rank 0's `done`.
+  dist::Group group(dop);
+  if (group.distributed()) {
+    nlohmann::json done = nlohmann::json::array();
+    for (const auto& rec : o.done) done.push_back(rec.to_json());
+    o.done.clear();
+    for (const auto& j : nlohmann::json::parse(group.broadcast(done.dump()))) o.done.push_back(quant::SweepRecord::from_json(j));
+    o.shard_rank = group.rank();
+    o.shard_count = group.size();
+    o.gather = [&group](const std::string& mine) { return group.allgather(mine); };
+    o.progress = o.progress && lead;
+  }
+  std::ofstream jf;
+  std::set<std::string> journalled;
+  for (const auto& rec : o.done) journalled.insert(rec.key());
+  if (lead) {
+    jf.open(journal, std::ios::app);
+    o.on_record = [&jf, &journalled](const quant::SweepRecord& rec) {
+      jf << rec.to_json().dump() << "\n" << std::flush;
+      journalled.insert(rec.key());
+    };
+  }
 
   quant::SweepResult s = quant::sweep_layers(g, val, o);
+  if (!lead) return 0;
+  for (const auto& rec : s.records)  // the other ranks' points
+    if (journalled.insert(rec.key()).second) jf << rec.to_json().dump() << "\n" << std::flush;
   std::optional<quant::ExploreResult> e;
   if (do_explore) e = quant::explore(g, val, s, eo);
   quant::write_sweep_report(dir, s, e ? &*e : nullptr);

@@ -21,6 +21,7 @@ int cmd_train(int argc, char** argv) {
       "o,output", "output model (.h5)", cxxopts::value<std::string>());
   add_data_options(opts);
   add_train_options(opts, recipe::default_train_options());
+  add_dist_options(opts);
   auto r = parse(opts, argc, argv);
   if (!r) return 0;
 
@@ -30,6 +31,7 @@ int cmd_train(int argc, char** argv) {
   require_output_folder(out);
   TrainOptions o = read_train_options(*r, recipe::default_train_options());
   std::string data_dir = (*r)["data-dir"].as<std::string>();
+  const dist::Options dop = read_dist_options(*r);
 
   // The full train split gives the shapes and the normalization; training may use a prefix.
   const ir::Dataset full = ir::load_dataset(data, ir::Split::Train, -1, data_dir);
@@ -40,9 +42,13 @@ int cmd_train(int argc, char** argv) {
   const ir::Dataset val = ir::load_dataset(data, ir::Split::Val, -1, data_dir);
 
   Executor ex(std::move(g));
-  std::cout << "training " << model << " on " << train_set.size << " images of " << data << " for " << o.epochs
+  dist::Group group(dop);  // data parallel: every rank starts from the same seeded model
+  use_data_parallel(o, group);
+  if (group.rank() == 0)
+    std::cout << "training " << model << " on " << train_set.size << " images of " << data << " for " << o.epochs
             << " epoch(s)\n" << std::flush;
-  TrainResult tr = train(ex, train_set, o, &val);
+  TrainResult tr = train(ex, train_set, o, group.rank() == 0 ? &val : nullptr);  // rank 0 validates
+  if (group.rank() != 0) return 0;  // rank 0 saves the model
   ir::Graph& trained = ex.sync_to_graph();
   double acc = -1;
   if (!tr.history.empty()) acc = tr.history.back().val_accuracy;
