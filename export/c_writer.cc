@@ -57,7 +57,7 @@ CSource write_c(const ir::Graph& g, const std::string& header_file, const CSourc
   c.prefix = o.name.empty() ? c_identifier(g.meta.name) : o.name;
   if (!is_identifier(c.prefix))
     throw BadInput("--name: '", o.name, "' is not a C identifier (letters, digits, '_', not starting with a digit)");
-  const std::string bytes = write_shr(g);
+  const std::string bytes = write_shr(g, {.entropy = o.entropy});
   c.data_bytes = bytes.size();
   c.arena_bytes = arena_bytes_of(bytes);
   const std::string P = c.prefix, U = upper(c.prefix), guard = U + "_SHR_MODEL_H_";

@@ -18,6 +18,9 @@ namespace shrink::exporter {
 
 struct CSourceOptions {
   std::string name;  ///< prefix of every C name; empty: the model's name (or "shrink_model")
+  /// Huffman-coded indices (ShrOptions::entropy). Off by default: the device would decode them
+  /// at load into heap memory as large as the raw indices, while raw ones are read from flash.
+  bool entropy = false;
 };
 
 /// s as a C identifier: characters other than [A-Za-z0-9_] become '_', a leading digit gets

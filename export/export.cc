@@ -42,6 +42,8 @@ ir::Graph dequantized_weights(const ir::Graph& in) {
 
 std::vector<std::string> export_model(const ir::Graph& g, const std::string& format, const std::string& path,
                                       const ExportOptions& o) {
+  if (o.entropy && format != "shr" && format != "c")
+    throw BadInput("the entropy option applies to the shr and c formats only, not '", format, "'");
   if (format == "onnx") {
     if (!quant::is_quantized(g)) {
       ir::export_onnx(g, path);
@@ -58,9 +60,9 @@ std::vector<std::string> export_model(const ir::Graph& g, const std::string& for
             "differ from the simulation of shrink eval)"};
   }
   if (format == "shr") {
-    export_shr(g, path);
+    export_shr(g, path, {.entropy = o.entropy.value_or(true)});
   } else if (format == "c") {
-    export_c(g, path, {.name = o.name});
+    export_c(g, path, {.name = o.name, .entropy = o.entropy.value_or(false)});
   } else if (format == "hdf5") {
     export_hdf5(g, path);
   } else {

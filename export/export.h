@@ -3,6 +3,7 @@
 //   exporter::export_model(g, "onnx", "out/model.onnx");
 //   exporter::export_model(g, "c", "out/", {.name = "kws"});   // out/model.h, out/model.c
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,9 @@ namespace shrink::exporter {
 std::vector<std::string> formats();
 struct ExportOptions {
   std::string name;  ///< "c": prefix of the C names (export/c_writer.h); empty = from the model name
+  /// "shr" and "c": Huffman-code k-means indices where smaller (ShrOptions::entropy); unset = the
+  /// format's default (shr on, c off). Set for another format: BadInput.
+  std::optional<bool> entropy;
 };
 
 /// Writes g in `format` to `path` atomically and returns warnings for the user (one line each).

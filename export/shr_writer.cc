@@ -14,6 +14,7 @@
 #include "compress/ir/lut.h"
 #include "compress/ir/passes.h"
 #include "compress/ir/quant_state.h"
+#include "export/huffman.h"
 #include "runtime/format/shr_format.h"
 #include "runtime/include/shrink_fixed_point.h"
 
@@ -252,29 +253,58 @@ void store_fls(Builder& b, shr::TensorRecord& r, const std::vector<int>& fls) {
 }
 
 /// The indices of a k-means weight (rows = dims[0], parts 1 and 2; part 0, the centroids, is the
-/// caller's): Deep Compression's CsrCodebook (the nonzero indices in CSR with u8 column gaps)
-/// when CSR is allowed, index 0 is the reserved zero and that is smaller than packing every
-/// index (Codebook); the packed form otherwise.
-void store_codebook_indices(Builder& b, shr::TensorRecord& r, const quant::Codebook& cb, int64_t rows, bool allow_csr) {
+/// caller's), the smallest of: Codebook (every index packed); Deep Compression's CsrCodebook
+/// (the nonzero indices in CSR with u8 column gaps) when CSR is allowed and index 0 is the
+/// reserved zero; with `entropy`, either of them Huffman-coded (docs/shr-format.md, "Encoding").
+/// A second part costs up to 15 bytes of alignment padding; ties keep the earlier form.
+void store_codebook_indices(Builder& b, shr::TensorRecord& r, const quant::Codebook& cb, int64_t rows,
+                            const ShrOptions& o) {
   const int bits = cb.index_bits;
-  const uint64_t n = cb.indices.size(), packed = shr::packed_index_bytes(n, bits);
-  if (allow_csr && cb.zero_reserved) {
-    shr::CsrCodebookEncoder e(static_cast<uint64_t>(rows), n / static_cast<uint64_t>(rows),
-                              [&](uint64_t i) { return cb.indices[static_cast<size_t>(i)]; });
-    // Part 2 adds up to 15 bytes of alignment padding in the Data section.
-    if (e.bytes(bits) + shr::kPartAlign - 1 < packed) {
-      r.storage = static_cast<uint8_t>(shr::Storage::CsrCodebook);
-      r.nnz = static_cast<uint32_t>(e.nnz());
-      r.row_ptr_type = static_cast<uint8_t>(e.row_ptr_type());
-      r.col_type = static_cast<uint8_t>(DType::U8);
-      r.parts[1] = b.part(shr::pack_indices(e.indices.data(), e.indices.size(), bits));
-      r.parts[2] = b.part(e.structure(e.row_ptr_type()));
-      return;
+  const std::vector<uint8_t> idx(cb.indices.begin(), cb.indices.end());  // indices < 2^8
+  const uint64_t n = idx.size(), packed = shr::packed_index_bytes(n, bits);
+  const bool csr_ok = o.allow_csr && cb.zero_reserved;
+  const shr::CsrCodebookEncoder e(csr_ok ? static_cast<uint64_t>(rows) : 0, n / static_cast<uint64_t>(rows),
+                                  [&](uint64_t i) { return idx[static_cast<size_t>(i)]; });
+  const std::vector<uint8_t> e_idx(e.indices.begin(), e.indices.end());
+  const uint64_t ptr_bytes = e.row_ptr.size() * shr::dtype_size(e.row_ptr_type()), pad = shr::kPartAlign - 1;
+  // Huffman costs, and whether the decoded bytes stay within the loader's bound.
+  auto huff = [](const std::vector<uint8_t>& v) { return huffman_encoded_size(v.data(), v.size()); };
+  auto decodable = [](uint64_t decoded, uint64_t stored) { return decoded <= shr::kMaxDecodedPerFileByte * stored; };
+  enum Form { kCodebook, kCsr, kHuffCodebook, kHuffCsr };
+  uint64_t cost[4] = {packed, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+  if (csr_ok) cost[kCsr] = e.bytes(bits) + pad;
+  if (o.entropy) {
+    const uint64_t h = huff(idx);
+    if (decodable(n, h)) cost[kHuffCodebook] = h;
+    if (csr_ok) {
+      const uint64_t hc = huff(e_idx) + ptr_bytes + huff(e.gaps) + pad;
+      if (decodable(ptr_bytes + 2 * e.nnz(), hc)) cost[kHuffCsr] = hc;
     }
   }
-  r.storage = static_cast<uint8_t>(shr::Storage::Codebook);
-  const std::vector<uint32_t> idx(cb.indices.begin(), cb.indices.end());
-  r.parts[1] = b.part(shr::pack_indices(idx.data(), idx.size(), bits));
+  const Form f = static_cast<Form>(std::min_element(cost, cost + 4) - cost);
+  const bool huffman = f == kHuffCodebook || f == kHuffCsr;
+  if (huffman) r.encoding = static_cast<uint8_t>(shr::Encoding::Huffman);
+  if (f == kCodebook || f == kHuffCodebook) {
+    r.storage = static_cast<uint8_t>(shr::Storage::Codebook);
+    const std::vector<uint32_t> wide(idx.begin(), idx.end());
+    r.parts[1] = huffman ? b.part(huffman_encode(idx.data(), n)) : b.part(shr::pack_indices(wide.data(), n, bits));
+    return;
+  }
+  r.storage = static_cast<uint8_t>(shr::Storage::CsrCodebook);
+  r.nnz = static_cast<uint32_t>(e.nnz());
+  r.row_ptr_type = static_cast<uint8_t>(e.row_ptr_type());
+  r.col_type = static_cast<uint8_t>(DType::U8);
+  if (!huffman) {
+    r.parts[1] = b.part(shr::pack_indices(e.indices.data(), e.indices.size(), bits));
+    r.parts[2] = b.part(e.structure(e.row_ptr_type()));
+    return;
+  }
+  r.parts[1] = b.part(huffman_encode(e_idx.data(), e_idx.size()));
+  std::vector<uint8_t> part2 = e.structure(e.row_ptr_type());
+  part2.resize(static_cast<size_t>(ptr_bytes));  // raw row_ptr, then the gaps' stream
+  const std::vector<uint8_t> gaps = huffman_encode(e.gaps.data(), e.gaps.size());
+  part2.insert(part2.end(), gaps.begin(), gaps.end());
+  r.parts[2] = b.part(part2);
 }
 
 int64_t clamp_hi(shr::Activation a, quant::QFormat y) {
@@ -509,7 +539,7 @@ class GraphWriter {
       if (cb.zero_reserved) wr.flags |= shr::kTensorZeroReserved;
       if (bits <= 8) wr.parts[0] = b_.part(std::vector<int8_t>(cb.centroids_q.begin(), cb.centroids_q.end()));
       else wr.parts[0] = b_.part(std::vector<int16_t>(cb.centroids_q.begin(), cb.centroids_q.end()));
-      store_codebook_indices(b_, wr, cb, oc, o_.allow_csr);
+      store_codebook_indices(b_, wr, cb, oc, o_);
     } else {
       for (int64_t c = 0; c < oc; ++c)
         for (int64_t k = 0; k < per; ++k) {

@@ -14,7 +14,8 @@
 //   tables (compress/ir/lut.h); int32 accumulation flagged where it provably cannot overflow.
 // - a weight with zeros is stored as CSR when that is smaller than dense; a k-means weight with
 //   pruned zeros (zero reserved) as CsrCodebook (Deep Compression: CSR of the indices with u8
-//   column gaps) when that is smaller than the packed codebook.
+//   column gaps) when that is smaller than the packed codebook; with ShrOptions::entropy their
+//   indices and gaps Huffman-coded (encoding 1) when that is smaller still.
 #pragma once
 #include <string>
 
@@ -24,6 +25,10 @@ namespace shrink::exporter {
 
 struct ShrOptions {
   bool allow_csr = true;  ///< store weights as CSR (k-means ones as CsrCodebook) where that is smaller
+  /// Store a k-means weight's indices (and CsrCodebook gaps) as Huffman streams (encoding 1) when
+  /// that makes the tensor smaller. The runtime then decodes them once at load (memory = the raw
+  /// index bytes); the C export for microcontrollers turns this off by default.
+  bool entropy = true;
 };
 
 /// The .shr bytes of g. Throws BadInput naming the node for what the runtime cannot run (a

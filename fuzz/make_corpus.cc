@@ -437,6 +437,8 @@ int main(int argc, char** argv) {
   tiny = shrink::test::TinyShr();
   tiny.conv_csr_codebook = true;
   seeds.push_back({"tiny_csr_codebook_conv", tiny.build()});
+  tiny.huffman = true;  // encoding 1: fc.weight's indices, conv.weight's indices and gaps
+  seeds.push_back({"tiny_huffman", tiny.build()});
   for (const auto& [name, bytes] : seeds) {
     check_seed(name, bytes);
     write(dir + "/" + name + ".shr", bytes);

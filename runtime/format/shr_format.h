@@ -88,12 +88,20 @@ enum class Storage : uint8_t {
 };
 inline constexpr uint8_t kLastStorage = 3;
 
-/// How a part's bytes are encoded. Raw only for now; entropy coding comes later (issue 7)
-/// without a new record layout.
+/// How a tensor's index data are encoded (docs/shr-format.md, "Encoding").
 enum class Encoding : uint8_t {
   Raw = 0,
+  /// Codebook and CsrCodebook only: the index bytes are canonical Huffman streams of byte
+  /// symbols (runtime/src/huffman.h). Codebook part 1: one stream of numel symbols (the index
+  /// values). CsrCodebook part 1: one stream of nnz symbols (the entries' indices); part 2: the
+  /// raw row_ptr[rows + 1], immediately followed (no alignment) by one stream of the nnz gaps.
+  /// The reader decodes them once at load into the raw layout, then checks them as raw.
+  Huffman = 1,
 };
-inline constexpr uint8_t kLastEncoding = 0;
+inline constexpr uint8_t kLastEncoding = 1;
+/// Encoding::Huffman: the decoded bytes of all tensors of a file are at most this many times the
+/// file size (a constant stream decodes to any count from 10 bytes; this bounds the load memory).
+inline constexpr uint64_t kMaxDecodedPerFileByte = 64;
 
 /// Operators the runtime executes. Integer ops follow DESIGN.md "Fixed-point arithmetic"; the
 /// requantize shifts are computed by the runtime from the tensors' formats.

@@ -93,7 +93,7 @@ typedef struct {
   const char* name;
   shrink_rt_dtype dtype;
   shrink_rt_storage storage;
-  int encoding;            /* 0 = raw */
+  int encoding;            /* 0 = raw, 1 = Huffman (docs/shr-format.md) */
   int is_constant;         /* 1 for weights, biases, tables; 0 for activations */
   int rank;                /* 1..4 */
   int32_t dims[4];         /* batch-less shape; dims[i >= rank] = 0 */
@@ -105,6 +105,7 @@ typedef struct {
   uint32_t centroid_count; /* codebook, CSR codebook */
   uint32_t nnz;            /* CSR, CSR codebook (stored entries, padding included) */
   size_t stored_bytes;     /* bytes of its data in the file (0 for activations) */
+  size_t decoded_bytes;    /* encoding 1 (Huffman): bytes decoded at load into model memory; else 0 */
 } shrink_rt_tensor_info;
 
 int shrink_rt_tensor_count(const shrink_rt_model* m);

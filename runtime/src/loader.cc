@@ -8,6 +8,7 @@
 #include <new>
 
 #include "check.h"
+#include "huffman.h"
 
 namespace shrink::rt {
 
@@ -248,10 +249,16 @@ class Loader {
   Status part(const TensorCtx& t, const shr::TensorRecord& r, int k, uint64_t expect, const uint8_t*& out) {
     static const char* const kPart[] = {"values", "part 1", "part 2", "channel FLs"};
     const shr::Part& pt = r.parts[k];
-    const Section& d = sec(shr::SectionType::Data);
     if (pt.size != expect)
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "%s (part %d) has %llu bytes, expected %llu", kPart[k], k, ull(pt.size),
                    ull(expect));
+    return part_span(t, r, k, out);
+  }
+
+  /// Part k's bytes whatever their size (Huffman parts): aligned and inside the Data section.
+  Status part_span(const TensorCtx& t, const shr::TensorRecord& r, int k, const uint8_t*& out) {
+    const shr::Part& pt = r.parts[k];
+    const Section& d = sec(shr::SectionType::Data);
     if (pt.offset % shr::kPartAlign != 0)
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "part %d offset %llu is not a multiple of 16", k, ull(pt.offset));
     if (!in_range(pt.offset, pt.size, d.size))
@@ -361,6 +368,9 @@ class Loader {
                csr = d.storage == Storage::Csr || d.storage == Storage::CsrCodebook;
     if (!codebook && (r.index_bits || r.centroid_count || d.zero_reserved))
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "codebook fields are set for %s storage", shr::storage_name(d.storage));
+    if (d.encoding == shr::Encoding::Huffman && !codebook)
+      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "huffman encoding is only defined for codebook storages, not %s",
+                   shr::storage_name(d.storage));
     if (!csr && (r.nnz || r.row_ptr_type || r.col_type))
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR fields are set for %s storage", shr::storage_name(d.storage));
     if (!d.constant) {
@@ -476,20 +486,74 @@ class Loader {
     d.centroid_count = r.centroid_count;
     SHRINK_RT_TRY(part(t, r, 0, uint64_t{d.centroid_count} * shr::dtype_size(d.dtype), d.values));
     const uint64_t bytes = shr::packed_index_bytes(count, d.index_bits);
-    SHRINK_RT_TRY(part(t, r, 1, bytes, d.indices));
+    if (d.encoding == shr::Encoding::Huffman)
+      SHRINK_RT_TRY(huffman_indices(t, r, d, count));
+    else
+      SHRINK_RT_TRY(part(t, r, 1, bytes, d.indices));
     SHRINK_RT_TRY(int_range(t, d, d.values, d.centroid_count, "centroid"));
     if (d.zero_reserved && element(d.dtype, d.values, 0) != 0)
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "zero_reserved is set but centroid 0 is %g", element(d.dtype, d.values, 0));
     for (uint64_t i = 0; i < count; ++i) {
       const uint32_t idx = d.index_at(static_cast<int64_t>(i));
-      if (idx >= d.centroid_count)
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "codebook index %u of %s %llu is not below the %u centroids", idx,
-                     d.storage == Storage::Codebook ? "element" : "entry", ull(i), d.centroid_count);
+      if (idx >= d.centroid_count) return bad_index(t, d, idx, i);
     }
     const uint64_t used_bits = count * static_cast<uint64_t>(d.index_bits);
     if (used_bits % 8 && (d.indices[bytes - 1] >> (used_bits % 8)) != 0)
       return tfail(t, SHRINK_RT_CORRUPT_MODEL, "the unused bits of the last codebook index byte are not zero");
     return {};
+  }
+
+  /// Encoding::Huffman: decodes the stream that fills exactly [p, p + size) into `count` symbols,
+  /// placed after `extra` bytes of a new load-time block (sized from the header first).
+  Status huffman_block(const TensorCtx& t, TensorDesc& d, const char* what, const uint8_t* p, uint64_t size,
+                       uint64_t count, uint64_t extra, uint8_t*& block) {
+    HuffmanHeader h;
+    int st = huffman_read_header(p, static_cast<size_t>(size), &h);
+    if (st == kHuffmanOk && h.stream_bytes != size)
+      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s has %llu bytes, its part %llu", what,
+                   ull(h.stream_bytes), ull(size));
+    if (st == kHuffmanOk && h.count != count)
+      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s decodes to %u symbols, expected %llu", what,
+                   h.count, ull(count));
+    if (st == kHuffmanOk) {
+      const uint64_t n = extra + count;  // count < 2^31, extra < 2^35: no overflow
+      if (m_.decoded_bytes + n > shr::kMaxDecodedPerFileByte * size_)
+        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "Huffman data decode to more than %llu times the file size",
+                     ull(shr::kMaxDecodedPerFileByte));
+      m_.decoded.emplace_back(new uint8_t[n ? n : 1]);  // bad_alloc: out of memory (load_model)
+      block = m_.decoded.back().get();
+      m_.decoded_bytes += n;
+      d.decoded_bytes += n;
+      size_t used = 0;
+      st = huffman_decode(p, static_cast<size_t>(size), block + extra, static_cast<size_t>(count), &used);
+    }
+    if (st != kHuffmanOk)
+      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s is invalid: %s", what, huffman_status_str(st));
+    return {};
+  }
+
+  /// Encoding::Huffman, part 1: `count` index symbols, each below centroid_count, packed in place
+  /// into the raw layout (packed byte k is written only after symbol k was read: k <= i).
+  Status huffman_indices(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d, uint64_t count) {
+    const uint8_t* p;
+    SHRINK_RT_TRY(part_span(t, r, 1, p));
+    uint8_t* sym;
+    SHRINK_RT_TRY(huffman_block(t, d, "the indices (part 1)", p, r.parts[1].size, count, 0, sym));
+    uint32_t acc = 0, o = 0;
+    int held = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+      if (sym[i] >= d.centroid_count) return bad_index(t, d, sym[i], i);
+      acc |= uint32_t{sym[i]} << held;
+      for (held += d.index_bits; held >= 8; held -= 8, acc >>= 8) sym[o++] = static_cast<uint8_t>(acc);
+    }
+    if (held) sym[o] = static_cast<uint8_t>(acc);
+    d.indices = sym;
+    return {};
+  }
+
+  Status bad_index(const TensorCtx& t, const TensorDesc& d, uint32_t idx, uint64_t i) {
+    return tfail(t, SHRINK_RT_CORRUPT_MODEL, "codebook index %u of %s %llu is not below the %u centroids", idx,
+                 d.storage == Storage::Codebook ? "element" : "entry", ull(i), d.centroid_count);
   }
 
   Status codebook_storage(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d) {
@@ -509,7 +573,19 @@ class Loader {
     SHRINK_RT_TRY(codebook_parts(t, r, d, d.nnz));
     const uint64_t ptr_bytes = static_cast<uint64_t>(d.rows + 1) * shr::dtype_size(d.row_ptr_type);
     const uint8_t* structure;
-    SHRINK_RT_TRY(part(t, r, 2, ptr_bytes + d.nnz, structure));
+    if (d.encoding == shr::Encoding::Huffman) {  // raw row_ptr, then the stream of the gaps
+      SHRINK_RT_TRY(part_span(t, r, 2, structure));
+      if (r.parts[2].size < ptr_bytes)
+        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "part 2 has %llu bytes, fewer than the %llu of row_ptr",
+                     ull(r.parts[2].size), ull(ptr_bytes));
+      uint8_t* block;
+      SHRINK_RT_TRY(huffman_block(t, d, "the column gaps (part 2)", structure + ptr_bytes, r.parts[2].size - ptr_bytes,
+                                  d.nnz, ptr_bytes, block));
+      std::memcpy(block, structure, ptr_bytes);
+      structure = block;
+    } else {
+      SHRINK_RT_TRY(part(t, r, 2, ptr_bytes + d.nnz, structure));
+    }
     d.row_ptr = structure;
     d.col_idx = structure + ptr_bytes;  // the gaps
     SHRINK_RT_TRY(row_ptrs(t, d));

@@ -1,8 +1,8 @@
 // The in-memory description of a loaded .shr model (C++ side of the runtime; the C API wraps
 // it). Everything here is checked by load_model() before it is returned: tensor ids are in
 // range, shapes agree with every op, formats are legal, CSR and codebook data are well formed.
-// Tensor data are views into the caller's buffer (nothing is copied); the buffer must outlive
-// the Model.
+// Tensor data are views into the caller's buffer (nothing is copied, except Huffman-encoded
+// index data, decoded once at load into Model::decoded); the buffer must outlive the Model.
 //
 //   shrink::rt::Model m;
 //   shrink::rt::Status s = shrink::rt::load_model(bytes, size, m);
@@ -101,6 +101,7 @@ struct TensorDesc {
   /// Dense: numel values; CSR: nnz values; (CSR) codebook: centroid_count centroids. Null for activations.
   const uint8_t* values = nullptr;
   uint64_t stored_bytes = 0;            ///< all parts of the tensor in the file
+  uint64_t decoded_bytes = 0;           ///< Huffman: bytes decoded at load (Model::decoded); raw: 0
   template <class T>
   const T* values_as() const { return reinterpret_cast<const T*>(values); }
 
@@ -158,6 +159,10 @@ struct Model {
   std::vector<std::string_view> labels;
   std::vector<TensorDesc> tensors;
   std::vector<OpDesc> ops;
+  /// Load-time blocks holding the raw layout of Huffman-encoded tensors (TensorDesc pointers
+  /// point into them; moving the Model keeps them valid). Nothing else is ever copied.
+  std::vector<std::unique_ptr<uint8_t[]>> decoded;
+  uint64_t decoded_bytes = 0;  ///< their total size
 };
 
 /// Parses and validates a whole .shr file. `data` must stay alive and unchanged while `out` is

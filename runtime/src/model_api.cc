@@ -173,6 +173,7 @@ shrink_rt_status shrink_rt_tensor_info_get(const shrink_rt_model* m, int id, shr
   out->centroid_count = t.centroid_count;
   out->nnz = t.nnz;
   out->stored_bytes = static_cast<size_t>(t.stored_bytes);
+  out->decoded_bytes = static_cast<size_t>(t.decoded_bytes);
   return SHRINK_RT_OK;
 }
 

@@ -445,6 +445,36 @@ std::string kernel_of(const shrink_rt_model* m, const shrink_rt_op_info& o) {
   return k;
 }
 
+// "fits on" estimates for microcontrollers (docs/mcu.md), not a link: flash = the .shr + the code and
+// constants of the Cortex-M4 test firmware without its model and inputs (examples/cortex-m4,
+// MinSizeRel, every kernel linked, newlib-nano, the firmware's printf harness); RAM = the arena
+// (this host's plan, the exported MODEL_ARENA_BYTES) + the index data Huffman-decoded at load + that
+// firmware's other RAM for LeNet-5 (loader heap 6,256 B, stack high-water 2,184 B, its buffers and
+// .data 7,777 B). Measured by scripts/mcu_test.sh on 2026-11-24; re-measure when the runtime changes.
+constexpr size_t kM4FirmwareFlash = 89804;
+constexpr size_t kM4FirmwareRam = 16217;
+
+void print_fits_on(const shrink_rt_model* m) {
+  size_t decoded = 0;
+  for (int i = 0; i < shrink_rt_tensor_count(m); ++i) {
+    shrink_rt_tensor_info t;
+    shrink_rt_tensor_info_get(m, i, &t);
+    if (t.encoding == 1) decoded += t.decoded_bytes;
+  }
+  const size_t flash = shrink_rt_model_size(m) + kM4FirmwareFlash;
+  const size_t ram = shrink_rt_arena_size(m) + decoded + kM4FirmwareRam;
+  struct Target {
+    const char* name;
+    size_t flash, ram;
+  };
+  for (const Target& t : {Target{"Cortex-M4 256 KB flash / 64 KB RAM", 256 * 1024, 64 * 1024},
+                          Target{"Cortex-M4 128 KB flash / 64 KB RAM", 128 * 1024, 64 * 1024}}) {
+    const bool fits = flash <= t.flash && ram <= t.ram;
+    std::printf("fits on %s: %s (estimate: flash %zu, RAM %zu bytes; docs/mcu.md)\n", t.name, fits ? "yes" : "no",
+                flash, ram);
+  }
+}
+
 int cmd_inspect(int argc, char** argv) {
   Args a = parse(argc, argv, {}, {});
   Runner r(a.model);
@@ -452,11 +482,12 @@ int cmd_inspect(int argc, char** argv) {
   std::printf("model %s (written by %s, format version %d)\n", shrink_rt_model_name(m), shrink_rt_model_producer(m),
               shrink_rt_format_version(m));
   std::printf("flash %zu bytes (file), RAM %zu bytes (arena)\n", shrink_rt_model_size(m), shrink_rt_arena_size(m));
+  print_fits_on(m);
   std::printf("kernels: %s\n", shrink::rt::kernels::active_paths());
   std::printf("input %s, output %s, %d labels\n", shape_str(r.in.dims, r.in.rank).c_str(),
               shape_str(r.out.dims, r.out.rank).c_str(), shrink_rt_label_count(m));
   std::printf("\ntensors:\n");
-  size_t weights = 0;
+  size_t weights = 0, decoded = 0;
   for (int i = 0; i < shrink_rt_tensor_count(m); ++i) {
     shrink_rt_tensor_info t;
     shrink_rt_tensor_info_get(m, i, &t);
@@ -469,9 +500,11 @@ int cmd_inspect(int argc, char** argv) {
     if (t.storage == SHRINK_RT_CODEBOOK || t.storage == SHRINK_RT_CSR_CODEBOOK)
       extra += " " + std::to_string(t.index_bits) + "-bit indices, " + std::to_string(t.centroid_count) + " centroids";
     weights += t.stored_bytes;
+    decoded += t.decoded_bytes;
+    std::string bytes = t.is_constant ? " " + std::to_string(t.stored_bytes) + " B" : "";
+    if (t.encoding == 1) bytes += " huffman, " + std::to_string(t.decoded_bytes) + " B decoded";
     std::printf("  %3d %-32s %-10s %-24s %s%s%s\n", i, t.name, shape_str(t.dims, t.rank).c_str(), format_str(t).c_str(),
-                t.is_constant ? storage : "activation", extra.c_str(),
-                t.is_constant ? (" " + std::to_string(t.stored_bytes) + " B").c_str() : "");
+                t.is_constant ? storage : "activation", extra.c_str(), bytes.c_str());
   }
   std::printf("\nops:\n");
   for (int i = 0; i < shrink_rt_op_count(m); ++i) {
@@ -479,7 +512,9 @@ int cmd_inspect(int argc, char** argv) {
     shrink_rt_op_info_get(m, i, &o);
     std::printf("  %3d %-32s %-14s -> %d %s\n", i, o.name, o.op, o.output, kernel_of(m, o).c_str());
   }
-  std::printf("\nconstants %zu bytes\n", weights);
+  std::printf("\nconstants %zu bytes", weights);
+  if (decoded) std::printf(" (Huffman-coded index data decoded at load: %zu bytes)", decoded);
+  std::printf("\n");
   return 0;
 }
 

@@ -341,10 +341,10 @@ std::vector<float> run_shr(const std::string& bytes, const std::vector<float>& x
   return y;
 }
 
-TEST(ShrWriter, PrunedKmeansLayersStoreCsrCodebookSmallerAndBitExact) {
-  // Deep Compression: conv2 and fc1 pruned 92% (fc1 row 1 entirely, row 2 but for its first and
-  // last columns: a gap of 799 > 255), then 4-bit k-means with the zero reserved.
-  ir::Graph g = test::make_test_lenet5();
+/// LeNet-5 with conv2 and fc1 pruned 92% (fc1 row 1 entirely, row 2 but for its first and last
+/// columns: a gap of 799 > 255), then `bits`-bit k-means with the zero reserved; returns fc1's codebook.
+quant::Codebook make_pruned_kmeans_lenet5(ir::Graph& g, int bits) {
+  g = test::make_test_lenet5();
   set_fixed_state(g, 8, 8, false);
   auto pruned = [](int64_t cols) {
     return [cols](int64_t i) {
@@ -354,11 +354,20 @@ TEST(ShrWriter, PrunedKmeansLayersStoreCsrCodebookSmallerAndBitExact) {
       return (i * 7919) % 100 >= 8;
     };
   };
-  const quant::Codebook fc1_cb = set_kmeans(g, "fc1", 4, true, pruned(800));
+  const quant::Codebook fc1_cb = set_kmeans(g, "fc1", bits, true, pruned(800));
   const ir::Tensor& conv2_w = *g.at("conv2").tensor("weight");
-  set_kmeans(g, "conv2", 4, true, pruned(conv2_w.numel() / conv2_w.shape[0]));
-  const std::string bytes = write_shr(g);
-  ShrOptions no_csr;
+  set_kmeans(g, "conv2", bits, true, pruned(conv2_w.numel() / conv2_w.shape[0]));
+  return fc1_cb;
+}
+
+TEST(ShrWriter, PrunedKmeansLayersStoreCsrCodebookSmallerAndBitExact) {
+  // Deep Compression without entropy coding: raw csr-codebook against the packed codebook.
+  ir::Graph g;
+  const quant::Codebook fc1_cb = make_pruned_kmeans_lenet5(g, 4);
+  ShrOptions raw;
+  raw.entropy = false;
+  const std::string bytes = write_shr(g, raw);
+  ShrOptions no_csr = raw;
   no_csr.allow_csr = false;
   const std::string packed = write_shr(g, no_csr);
   Loaded l(bytes), p(packed);
@@ -387,6 +396,35 @@ TEST(ShrWriter, PrunedKmeansLayersStoreCsrCodebookSmallerAndBitExact) {
   const std::vector<float> y = run_shr(bytes, x, 10), want = run_shr(packed, x, 10);
   ASSERT_EQ(y.size(), 10u);
   for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(std::memcmp(&y[i], &want[i], 4), 0) << i << ": " << y[i] << " vs " << want[i];
+}
+
+TEST(ShrWriter, PrunedKmeansWithEntropyIsSmallerAndBitExact) {
+  // The same model Huffman-coded (ShrOptions::entropy, the default) against raw: a smaller file,
+  // encoding 1 on the pruned layers, the same weights after the load-time decoding and the same
+  // outputs bit for bit; 4- and 5-bit codebooks.
+  for (int bits : {4, 5}) {
+    ir::Graph g;
+    make_pruned_kmeans_lenet5(g, bits);
+    ShrOptions raw;
+    raw.entropy = false;
+    const std::string coded = write_shr(g), plain = write_shr(g, raw);
+    EXPECT_LT(coded.size(), plain.size()) << bits;
+    Loaded h(coded), r(plain);
+    for (const char* name : {"fc1.weight", "conv2.weight"}) {
+      const TensorDesc &t = h.tensor(name), &c = r.tensor(name);
+      EXPECT_EQ(t.encoding, shr::Encoding::Huffman) << name;
+      EXPECT_EQ(c.encoding, shr::Encoding::Raw) << name;
+      EXPECT_LT(t.stored_bytes, c.stored_bytes) << name;
+      EXPECT_GT(t.decoded_bytes, 0u) << name;
+      for (int64_t i = 0; i < t.numel; ++i) ASSERT_EQ(t.value_at(i), c.value_at(i)) << name << " element " << i;
+    }
+    std::vector<float> x(28 * 28);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 53) % 97) / 40.0f - 0.7f;
+    const std::vector<float> y = run_shr(coded, x, 10), want = run_shr(plain, x, 10);
+    ASSERT_EQ(y.size(), 10u);
+    for (size_t i = 0; i < y.size(); ++i)
+      EXPECT_EQ(std::memcmp(&y[i], &want[i], 4), 0) << bits << " bits, output " << i;
+  }
 }
 
 TEST(ShrWriter, SparseWeightsChooseCsrWhenSmaller) {

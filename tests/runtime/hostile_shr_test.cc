@@ -388,9 +388,12 @@ TEST(HostileShr, CodebookIndexNotBelowCentroids) {
 
 // --- CSR codebook -----------------------------------------------------------------------------------
 
-TinyShr csr_codebook() {
+/// The tiny model with a csr-codebook conv weight; `huffman`: its indices and gaps and fc.weight's
+/// indices Huffman-coded (encoding 1).
+TinyShr csr_codebook(bool huffman = false) {
   TinyShr t;
   t.conv_csr_codebook = true;
+  t.huffman = huffman;
   return t;
 }
 
@@ -450,6 +453,70 @@ TEST(HostileShr, CsrCodebookPaddingOnlyAsZeroReservedBridges) {
   expect_refused(load(u.build()), SHRINK_RT_CORRUPT_MODEL, "tensor 2 'conv.weight': csr-codebook storage needs zero_reserved");
   u.patch = [](TinyShr::Records& r) { r.tensors[2].col_type = static_cast<uint8_t>(shr::DType::U16); };
   expect_refused(load(u.build()), SHRINK_RT_CORRUPT_MODEL, "csr-codebook col_type 5 is not u8");
+}
+
+// --- Huffman encoding (1) -----------------------------------------------------------------------------
+
+TEST(HostileShr, HuffmanTensorsDecodeToTheRawModel) {
+  // fc.weight (codebook) and conv.weight (csr-codebook: indices and gaps) Huffman-coded: the
+  // same outputs, bit for bit, as the raw file; the decoded bytes are the raw index bytes.
+  const Loaded raw = load(csr_codebook().build()), h = load(csr_codebook(true).build());
+  ASSERT_EQ(h.code, SHRINK_RT_OK) << h.message;
+  ASSERT_EQ(raw.y.size(), 3u);
+  EXPECT_EQ(h.y, raw.y);
+  shrink::rt::Model m;
+  const std::vector<uint8_t> bytes = csr_codebook(true).build();
+  ASSERT_TRUE(shrink::rt::load_model(bytes.data(), bytes.size(), m).ok());
+  EXPECT_EQ(m.tensors[6].encoding, shr::Encoding::Huffman);
+  EXPECT_EQ(m.tensors[6].decoded_bytes, 24u);      // one byte per symbol, packed in place to 6
+  EXPECT_EQ(m.tensors[2].decoded_bytes, 5u + 3u + 5u);  // indices, then row_ptr + gaps
+  EXPECT_EQ(m.decoded_bytes, 24u + 13u);
+  for (int64_t i = 0; i < 24; ++i) EXPECT_EQ(m.tensors[6].index_at(i), TinyShr().indices[static_cast<size_t>(i)]) << i;
+}
+
+TEST(HostileShr, HuffmanTruncatedStream) {
+  TinyShr t = csr_codebook(true);
+  t.edit_fc_stream = [](std::vector<uint8_t>& s) { s.pop_back(); };
+  expect_refused(load(t.build()), SHRINK_RT_CORRUPT_MODEL,
+                 "tensor 6 'fc.weight': the Huffman stream of the indices (part 1) is invalid: truncated");
+}
+
+TEST(HostileShr, HuffmanStreamOfTheWrongCount) {
+  TinyShr t = csr_codebook(true);
+  t.edit_fc_stream = [](std::vector<uint8_t>& s) { s[0] = 23; };
+  expect_refused(load(t.build()), SHRINK_RT_CORRUPT_MODEL,
+                 "the Huffman stream of the indices (part 1) decodes to 23 symbols, expected 24");
+  t.edit_fc_stream = [](std::vector<uint8_t>& s) { s.push_back(0); };  // a byte after the stream
+  expect_refused(load(t.build()), SHRINK_RT_CORRUPT_MODEL,
+                 "the Huffman stream of the indices (part 1) has 18 bytes, its part 19");
+  TinyShr u = csr_codebook(true);
+  u.conv_row_ptr = {0, 3, 4};  // row_ptr[rows] 4 but the gap stream holds 5 symbols
+  u.patch = [](TinyShr::Records& r) { r.tensors[2].nnz = 4; };
+  expect_refused(load(u.build()), SHRINK_RT_CORRUPT_MODEL,
+                 "tensor 2 'conv.weight': the Huffman stream of the indices (part 1) decodes to 5 symbols, expected 4");
+}
+
+TEST(HostileShr, HuffmanDecodedIndexNotBelowCentroids) {
+  TinyShr t = csr_codebook(true);
+  t.centroids = {0, 16, -16};  // the decoded index 3 has no centroid: the raw file's message
+  expect_refused(load(t.build()), SHRINK_RT_CORRUPT_MODEL,
+                 "codebook index 3 of element 1 is not below the 3 centroids");
+  TinyShr u = csr_codebook(true);
+  u.conv_cb_indices = {1, 2, 6, 4, 5};
+  expect_refused(load(u.build()), SHRINK_RT_CORRUPT_MODEL, "codebook index 6 of entry 2 is not below the 6 centroids");
+  TinyShr v = csr_codebook(true);  // a decoded gap breaks the column rule as a raw one does
+  v.conv_gaps = {0, 4, 4, 1, 0};
+  expect_refused(load(v.build()), SHRINK_RT_CORRUPT_MODEL,
+                 "CSR columns of row 1 are not strictly increasing at entry 4");
+}
+
+TEST(HostileShr, HuffmanEncodingOnlyForCodebooks) {
+  // (An unknown encoding, 2, is `unsupported`: Loader.UnknownEnumValuesAreUnsupported.)
+  expect_refused(load_patched([](TinyShr::Records& r) { r.tensors[3].encoding = 1; }), SHRINK_RT_CORRUPT_MODEL,
+                 "tensor 3 'conv.bias': huffman encoding is only defined for codebook storages, not dense");
+  // A raw stream read as Huffman: a bad header, refused, never decoded past the part.
+  expect_refused(load_patched([](TinyShr::Records& r) { r.tensors[6].encoding = 1; }), SHRINK_RT_CORRUPT_MODEL,
+                 "the Huffman stream of the indices (part 1) is invalid: truncated");
 }
 
 // --- messages ---------------------------------------------------------------------------------------

@@ -367,8 +367,8 @@ TEST(Loader, FormatLimits) {
 
 TEST(Loader, UnknownEnumValuesAreUnsupported) {
   expect_status(load_patched([](TinyShr::Records& r) { r.tensors[4].dtype = 9; }), SHRINK_RT_UNSUPPORTED, "unknown dtype 9");
-  expect_status(load_patched([](TinyShr::Records& r) { r.tensors[2].encoding = 1; }), SHRINK_RT_UNSUPPORTED,
-                "unknown encoding 1");
+  expect_status(load_patched([](TinyShr::Records& r) { r.tensors[2].encoding = shr::kLastEncoding + 1; }),
+                SHRINK_RT_UNSUPPORTED, "unknown encoding 2");
   expect_status(load_patched([](TinyShr::Records& r) { r.tensors[2].storage = shr::kLastStorage + 1; }), SHRINK_RT_UNSUPPORTED,
                 "unknown storage 4");
   expect_status(load_patched([](TinyShr::Records& r) { r.ops[1].opcode = 300; }), SHRINK_RT_UNSUPPORTED, "unknown opcode 300");

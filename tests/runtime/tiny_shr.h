@@ -96,6 +96,28 @@ inline bool fix_crcs(uint8_t* p, size_t n) {
   return changed;
 }
 
+/// A Huffman stream (docs/shr-format.md, encoding 1) of symbols below 2^k with the fixed-length
+/// code: every one of the 2^k symbols has length k (a complete code), so symbol s's code is s in
+/// k bits, MSB first. Independent of the exporter's encoder (export/huffman.h).
+inline std::vector<uint8_t> fixed_huffman(const std::vector<uint32_t>& symbols, int k) {
+  const uint32_t n = static_cast<uint32_t>(symbols.size()), payload = (n * static_cast<uint32_t>(k) + 7) / 8;
+  std::vector<uint8_t> out(8);
+  std::memcpy(out.data(), &n, 4);
+  std::memcpy(out.data() + 4, &payload, 4);
+  out.push_back(static_cast<uint8_t>((1u << k) - 1));
+  out.push_back(static_cast<uint8_t>(k));
+  out.resize(out.size() + ((1u << k) + 1) / 2, static_cast<uint8_t>(k * 0x11));
+  const size_t at = out.size();
+  out.resize(at + payload, 0);
+  for (uint32_t i = 0; i < n; ++i)
+    for (int b = 0; b < k; ++b)
+      if ((symbols[i] >> (k - 1 - b)) & 1u) {
+        const uint32_t bit = i * static_cast<uint32_t>(k) + static_cast<uint32_t>(b);
+        out[at + bit / 8] |= static_cast<uint8_t>(0x80u >> (bit % 8));
+      }
+  return out;
+}
+
 struct TinyShr {
   // Data of the constants (edited by tests before build()).
   std::vector<int8_t> conv_values{10, -20, 30, -128, 127};  // row 0: cols 0, 4, 8; row 1: cols 1, 7
@@ -115,6 +137,10 @@ struct TinyShr {
   std::vector<int8_t> conv_cb_centroids{0, 10, -20, 30, -128, 127};
   std::vector<uint32_t> conv_cb_indices{1, 2, 3, 4, 5};
   std::vector<uint8_t> conv_gaps{0, 4, 4, 1, 6};   // columns 0, 4, 8 | 1, 7
+  /// Encoding 1 (Huffman) for fc.weight's indices (2-bit fixed code) and, with
+  /// conv_csr_codebook, the conv weight's indices and gaps (3-bit fixed codes).
+  bool huffman = false;
+  std::function<void(std::vector<uint8_t>&)> edit_fc_stream;  ///< damages fc.weight's stream
 
   struct Records {
     shr::FileHeader header{};
@@ -187,10 +213,14 @@ struct TinyShr {
       w.nnz = static_cast<uint32_t>(conv_cb_indices.size());
       w.row_ptr_type = w.col_type = static_cast<uint8_t>(D::U8);
       w.parts[0] = part(conv_cb_centroids.data(), conv_cb_centroids.size());
-      const std::vector<uint8_t> packed = shr::pack_indices(conv_cb_indices.data(), conv_cb_indices.size(), 3);
+      const std::vector<uint8_t> packed =
+          huffman ? fixed_huffman(conv_cb_indices, 3) : shr::pack_indices(conv_cb_indices.data(), conv_cb_indices.size(), 3);
       w.parts[1] = part(packed.data(), packed.size());
       std::vector<uint8_t> structure(conv_row_ptr);
-      structure.insert(structure.end(), conv_gaps.begin(), conv_gaps.end());
+      const std::vector<uint8_t> gaps =
+          huffman ? fixed_huffman(std::vector<uint32_t>(conv_gaps.begin(), conv_gaps.end()), 3) : conv_gaps;
+      structure.insert(structure.end(), gaps.begin(), gaps.end());
+      if (huffman) w.encoding = static_cast<uint8_t>(shr::Encoding::Huffman);
       w.parts[2] = part(structure.data(), structure.size());
     } else {
       w.storage = static_cast<uint8_t>(shr::Storage::Csr);
@@ -216,7 +246,9 @@ struct TinyShr {
     cb.index_bits = 2;
     cb.centroid_count = static_cast<uint32_t>(centroids.size());
     cb.parts[0] = part(centroids.data(), centroids.size());
-    const std::vector<uint8_t> packed = pack2(indices);
+    std::vector<uint8_t> packed = huffman ? fixed_huffman(indices, 2) : pack2(indices);
+    if (huffman) cb.encoding = static_cast<uint8_t>(shr::Encoding::Huffman);
+    if (edit_fc_stream) edit_fc_stream(packed);
     cb.parts[1] = part(packed.data(), packed.size());
     rec.tensors.push_back(cb);
     rec.tensors.push_back(tensor("fc", D::I8, {3}, 8, 2, false));      // 7
