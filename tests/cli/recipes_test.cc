@@ -14,6 +14,10 @@ namespace {
 
 const std::string kShort = "--set data.val_limit=200 --set data.test_limit=200 --set data.calibration=100 ";
 
+const std::string kDeepCompression =
+    "--set train.epochs=1 --set train.limit=512 --set prune.finetune.epochs=1 --set prune.finetune.limit=512 "
+    "--set finetune.limit=512";
+
 /// Overrides that make each recipe short (training on a few hundred images). A recipe missing
 /// here fails the test: add it with its overrides.
 const std::map<std::string, std::string>& overrides() {
@@ -21,6 +25,8 @@ const std::map<std::string, std::string>& overrides() {
       {"default.yaml", "--set train.epochs=1 --set train.limit=512"},
       {"lenet5-train.yaml", "--set train.epochs=1 --set train.limit=512"},
       {"lenet5-int8.yaml", "--set train.epochs=1 --set train.limit=512"},
+      {"lenet300-deep-compression.yaml", kDeepCompression},
+      {"lenet5-deep-compression.yaml", kDeepCompression},
       {"lenet5-mixed-precision.yaml", "--set train.epochs=1 --set train.limit=512 --set sweep.limit=200 "
                                       "--set sweep.calibration=100 --set \"sweep.bits=['4', '8']\""},
       // Run with its own checks by CliShunt.RecipeRunsKqShuntKdQuantizeAndExport.
@@ -65,6 +71,10 @@ TEST(CliRecipes, EveryShippedRecipeRunsShortened) {
     bool exports_shr = r.out.find("model.shr") != std::string::npos;
     if (exports_shr) EXPECT_TRUE(j["final"]["runtime_accuracy"].is_number()) << r.out;
     EXPECT_TRUE(fs::exists(t.path() / "out" / "report.md"));
+    // Deep Compression's size comes from the pruning level, the codebook and the storage, not from
+    // training: even shortened, the deployed file must be over 20x smaller than fp32.
+    if (name.find("deep-compression") != std::string::npos)
+      EXPECT_GT(j["final"]["ratio"].get<double>(), 20.0) << j["final"].dump();
     for (const auto& st : j["stages"])  // a sweep that applies its choice measured that model
       if (st["name"] == "sweep" && st["extra"].contains("chosen"))
         EXPECT_EQ(st["accuracy"], st["extra"]["chosen"]["accuracy"]) << st.dump();
