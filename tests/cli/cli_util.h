@@ -30,6 +30,12 @@ inline std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+/// Writes `text` into the file `path` (a recipe, a config) for a test.
+inline void write(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+}
+
 inline std::string shrink_bin() { return std::string(SHRINK_BIN_DIR) + "/shrink"; }
 
 /// A fresh folder, removed with everything in it at the end of the test.

@@ -12,11 +12,6 @@
 namespace shrink::clitest {
 namespace {
 
-void write(const fs::path& p, const std::string& text) {
-  std::ofstream f(p);
-  f << text;
-}
-
 TEST(CliPrune, SparseInt8ExportIsAtMost035OfDense) {
   TempDir t;
   const std::string m = trained_model();

@@ -17,11 +17,6 @@
 namespace shrink::clitest {
 namespace {
 
-void write(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-}
-
 // Short: 1 epoch of training and 3 of fine-tuning on 2,000 images, int8, .shr measured by the runtime.
 const char* const kRecipe = R"(name: resume
 model: {zoo: lenet5}

@@ -13,11 +13,6 @@
 namespace shrink::clitest {
 namespace {
 
-void write(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-}
-
 const char* const kTiny = R"(name: tiny
 model: {zoo: lenet5}
 data: {dataset: fashion-mnist, val_limit: 500, test_limit: 600}
