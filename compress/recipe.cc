@@ -1167,6 +1167,7 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     rep.runtime_accuracy = s.runtime_accuracy;
     rep.runtime_file_bytes = s.runtime_file_bytes;
   }
+  report::describe_layers(rep, model, s.runtime_file);
   report::write_report(rep, out_dir);
 
   out << "final: test accuracy " << fixed4(final_eval.accuracy) << " (" << final_eval.n << " images), model "

@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "compress/ir/fileio.h"
+#include "compress/ir/quant_state.h"
+#include "export/runtime_eval.h"
 
 namespace shrink::report {
 namespace {
@@ -15,6 +17,34 @@ namespace {
 std::string accuracy_text(double a) { return a < 0 ? "n/a" : format_double("%.4f", a); }
 
 nlohmann::json accuracy_json(double a) { return a < 0 ? nlohmann::json(nullptr) : nlohmann::json(a); }
+
+std::string sparsity_text(const ir::LayerAnalysis& l) {
+  return l.params > 0 ? format_double("%.1f%%", 100.0 * static_cast<double>(l.params - l.nonzero_params) /
+                                                    static_cast<double>(l.params))
+                      : std::string();
+}
+
+/// "csr-codebook + huffman", "" when not exported.
+std::string storage_text(const LayerFormat& f) { return f.storage + (f.huffman ? " + huffman" : ""); }
+
+/// The per-layer rows of report.json's "final": analysis joined with the layer formats.
+nlohmann::json layers_json(const RunReport& r) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const ir::LayerAnalysis& l : r.analysis.layers) {
+    nlohmann::json j = {{"name", l.name},       {"op", l.op},   {"params", l.params},
+                        {"nonzero", l.nonzero_params}, {"macs", l.macs}};
+    auto it = r.layer_formats.find(l.name);
+    if (it != r.layer_formats.end()) {
+      const LayerFormat& f = it->second;
+      j["weights"] = f.weights;
+      j["activations"] = f.activations;
+      j["storage"] = f.storage.empty() ? nlohmann::json(nullptr) : nlohmann::json(storage_text(f));
+      j["bytes"] = f.bytes < 0 ? nlohmann::json(nullptr) : nlohmann::json(f.bytes);
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -542,7 +572,8 @@ nlohmann::json to_json(const RunReport& r) {
             {"model_file", r.model_file},
             {"params", r.analysis.params},
             {"macs", r.analysis.macs},
-            {"files", files}}},
+            {"files", files},
+            {"layers", layers_json(r)}}},
           {"analysis", ir::analysis_to_json(r.analysis)}};
 }
 
@@ -597,21 +628,34 @@ std::string to_html(const RunReport& r) {
   o << "</table>\n";
 
   const ir::Analysis& a = r.analysis;
-  o << "<h2>Layers of the final model</h2>\n<p>weight bytes at " << a.options.bits
-    << " bits; activation bytes of each layer's output</p>\n"
-    << "<table><tr><th>layer</th><th>op</th><th>output shape</th><th>params</th><th>nonzero</th>"
-       "<th>MACs</th><th>weight bytes</th><th>activation bytes</th></tr>\n";
+  const bool deployed = std::any_of(r.layer_formats.begin(), r.layer_formats.end(),
+                                    [](const auto& kv) { return kv.second.bytes >= 0; });
+  o << "<h2>Layers of the final model</h2>\n<p>formats as [IL.FL] (integer and fractional bits; the sign bit "
+       "not counted); "
+    << (deployed ? "storage and bytes of each layer's weights, bias and tables in the exported .shr, as the "
+                   "runtime loaded it"
+                 : "bytes: the weights at " + std::to_string(a.options.bits) + " bits (no .shr was exported)")
+    << "; activation bytes of each layer's output</p>\n"
+    << "<table><tr><th>layer</th><th>op</th><th>output shape</th><th>weights</th><th>activations</th>"
+       "<th>storage</th><th>params</th><th>nonzero</th><th>sparsity</th><th>MACs</th><th>bytes</th>"
+       "<th>activation bytes</th></tr>\n";
+  int64_t total_bytes = 0;
   for (const ir::LayerAnalysis& l : a.layers) {
+    auto it = r.layer_formats.find(l.name);
+    const LayerFormat f = it != r.layer_formats.end() ? it->second : LayerFormat{};
+    const int64_t bytes = deployed ? std::max<int64_t>(f.bytes, 0) : l.weight_bytes;
+    total_bytes += bytes;
     o << "<tr><td>" << html_escape(l.name) << "</td><td>" << html_escape(l.op) << "</td><td>"
-      << html_escape(ir::shape_str(l.out_shape)) << "</td><td class=\"n\">" << thousands(l.params)
-      << "</td><td class=\"n\">" << thousands(l.nonzero_params) << "</td><td class=\"n\">"
-      << thousands(l.macs) << "</td><td class=\"n\">" << thousands(l.weight_bytes)
-      << "</td><td class=\"n\">" << thousands(l.activation_bytes) << "</td></tr>\n";
+      << html_escape(ir::shape_str(l.out_shape)) << "</td><td>" << html_escape(f.weights) << "</td><td>"
+      << html_escape(f.activations) << "</td><td>" << html_escape(storage_text(f)) << "</td><td class=\"n\">"
+      << thousands(l.params) << "</td><td class=\"n\">" << thousands(l.nonzero_params) << "</td><td class=\"n\">"
+      << sparsity_text(l) << "</td><td class=\"n\">" << thousands(l.macs) << "</td><td class=\"n\">"
+      << (deployed && f.bytes < 0 ? std::string() : thousands(bytes)) << "</td><td class=\"n\">"
+      << thousands(l.activation_bytes) << "</td></tr>\n";
   }
-  o << "<tr><th>total</th><th></th><th></th><th>" << thousands(a.params) << "</th><th>"
-    << thousands(a.nonzero_params) << "</th><th>" << thousands(a.macs) << "</th><th>"
-    << thousands(a.weight_bytes) << "</th><th>peak " << thousands(a.peak_activation_bytes)
-    << "</th></tr>\n</table>\n";
+  o << "<tr><th>total</th><th></th><th></th><th></th><th></th><th></th><th>" << thousands(a.params) << "</th><th>"
+    << thousands(a.nonzero_params) << "</th><th></th><th>" << thousands(a.macs) << "</th><th>"
+    << thousands(total_bytes) << "</th><th>peak " << thousands(a.peak_activation_bytes) << "</th></tr>\n</table>\n";
 
   for (const Section& s : r.sections) o << "<h2>" << html_escape(s.title) << "</h2>\n" << s.html << "\n";
 
@@ -622,6 +666,32 @@ std::string to_html(const RunReport& r) {
 
   o << "<h2>Recipe</h2>\n<pre>" << html_escape(r.recipe.dump(2)) << "</pre>\n</body></html>\n";
   return o.str();
+}
+
+void describe_layers(RunReport& r, const ir::Graph& g, const std::string& shr_path) {
+  r.layer_formats.clear();
+  const bool q = quant::is_quantized(g);
+  const quant::ModelQuant mq = q ? quant::read_model_quant(g) : quant::ModelQuant{};
+  for (const ir::Node& n : g.nodes) {
+    LayerFormat f;
+    const bool weighted = n.tensor("weight") != nullptr;
+    auto it = mq.nodes.find(n.name);
+    if (it != mq.nodes.end()) {
+      f.weights = quant::weight_format_text(it->second);
+      f.activations = quant::format_text(it->second.output);
+    } else {
+      f.weights = weighted ? "fp32" : "";
+      f.activations = "fp32";
+    }
+    r.layer_formats[n.name] = f;
+  }
+  if (shr_path.empty()) return;
+  for (const exporter::DeployedLayer& d : exporter::deployed_layers(shr_path)) {
+    LayerFormat& f = r.layer_formats[d.name];
+    f.storage = d.storage;
+    f.huffman = d.huffman;
+    f.bytes = d.bytes;
+  }
 }
 
 int64_t RunReport::deployed_bytes() const {
@@ -650,6 +720,18 @@ std::string to_markdown(const RunReport& r) {
     o << "| " << s.index << " | " << s.name << " | " << format_double("%.1f", s.seconds) << " | "
       << accuracy_text(s.accuracy) << " | " << s.accuracy_split << " | " << thousands(s.params) << " | "
       << thousands(s.macs) << " | " << (s.shr_bytes < 0 ? std::string("n/a") : thousands(s.shr_bytes)) << " |\n";
+  if (!r.layer_formats.empty()) {
+    o << "\n## Layers\n\n| layer | op | weights | activations | storage | sparsity | bytes |\n"
+      << "|---|---|---|---|---|---|---|\n";
+    for (const ir::LayerAnalysis& l : r.analysis.layers) {
+      auto it = r.layer_formats.find(l.name);
+      if (it == r.layer_formats.end()) continue;
+      const LayerFormat& f = it->second;
+      o << "| " << l.name << " | " << l.op << " | " << f.weights << " | " << f.activations << " | "
+        << storage_text(f) << " | " << sparsity_text(l) << " | " << (f.bytes < 0 ? std::string() : thousands(f.bytes))
+        << " |\n";
+    }
+  }
   o << "\nFiles: report.json (for programs), report.html (charts and per-layer tables).\n";
   return o.str();
 }

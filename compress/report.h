@@ -10,6 +10,7 @@
 // below (bar, line, heat map, scatter with a front) are generic and shared by other reports.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,17 @@ struct StageRow {
   std::string model_file;        ///< relative to the report's folder
   std::vector<std::string> files;  ///< other files the stage wrote, relative
   nlohmann::json extra = nlohmann::json::object();
+};
+
+/// How one layer of the final model is stored: its formats from the quantization state (what the
+/// toolkit simulated, bit-exact with the runtime) and, when the run exported a .shr, the storage
+/// and bytes of its constants in that file as the runtime loaded it.
+struct LayerFormat {
+  std::string weights;      ///< "8-bit [1.6]", "k-means 4-bit, centroids 8-bit [0.7]", "fp32"; "" without weights
+  std::string activations;  ///< format of the layer's output: "8-bit [3.4]", "fp32"
+  std::string storage;      ///< "dense", "csr", "codebook", "csr-codebook"; "" when not in a .shr
+  bool huffman = false;     ///< indices (and column gaps) Huffman-coded in the .shr
+  int64_t bytes = -1;       ///< the layer's constants (weight, bias, table) in the .shr; -1: not exported
 };
 
 struct FileRow {
@@ -67,6 +79,7 @@ struct RunReport {
   std::string model_file;         ///< relative
   std::vector<FileRow> files;     ///< every output of the run
   ir::Analysis analysis;          ///< per-layer analysis of the final model
+  std::map<std::string, LayerFormat> layer_formats;  ///< by layer name (describe_layers)
   std::vector<Section> sections;
   // What is deployed: the last .shr export measured by the runtime (-1: none).
   double runtime_accuracy = -1;
@@ -76,6 +89,10 @@ struct RunReport {
   /// the model file.
   int64_t deployed_bytes() const;
 };
+
+/// Fills r.layer_formats from the final model's quantization state and, when `shr_path` is not
+/// empty, from that .shr file as the runtime loads it (BadInput if the runtime refuses it).
+void describe_layers(RunReport& r, const ir::Graph& final_model, const std::string& shr_path);
 
 /// {"name", "producer", "recipe", "baseline": {"accuracy", "bytes", "macs", ...},
 ///  "stages": [{"name", "accuracy", "bytes", "macs", "seconds", ...}...],

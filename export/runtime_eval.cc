@@ -11,12 +11,46 @@
 
 namespace shrink::exporter {
 
-RuntimeEval runtime_eval(const std::string& shr_path, const ir::Dataset& d) {
+namespace {
+
+using LoadedModel = std::unique_ptr<shrink_rt_model, void (*)(shrink_rt_model*)>;
+
+LoadedModel load(const std::string& shr_path) {
   shrink_rt_model* raw = nullptr;
   char msg[256] = "";
   if (shrink_rt_load_file(shr_path.c_str(), &raw, msg, sizeof msg) != SHRINK_RT_OK)
     throw BadInput(shr_path, ": the runtime refused it: ", msg);
-  std::unique_ptr<shrink_rt_model, void (*)(shrink_rt_model*)> m(raw, shrink_rt_free);
+  return LoadedModel(raw, shrink_rt_free);
+}
+
+}  // namespace
+
+std::vector<DeployedLayer> deployed_layers(const std::string& shr_path) {
+  LoadedModel m = load(shr_path);
+  std::vector<DeployedLayer> out;
+  for (int i = 0; i < shrink_rt_op_count(m.get()); ++i) {
+    shrink_rt_op_info o{};
+    shrink_rt_op_info_get(m.get(), i, &o);
+    DeployedLayer l;
+    l.name = o.name;
+    l.op = o.op;
+    for (const int id : {o.weight, o.bias, o.lut}) {
+      if (id < 0) continue;
+      shrink_rt_tensor_info t{};
+      shrink_rt_tensor_info_get(m.get(), id, &t);
+      l.bytes += static_cast<int64_t>(t.stored_bytes);
+      if (id != o.weight) continue;
+      l.storage = shrink_rt_storage_str(t.storage);
+      l.huffman = t.encoding == 1;
+      if (t.storage == SHRINK_RT_CSR || t.storage == SHRINK_RT_CSR_CODEBOOK) l.nnz = t.nnz;
+    }
+    if (o.weight >= 0 || o.bias >= 0 || o.lut >= 0) out.push_back(std::move(l));
+  }
+  return out;
+}
+
+RuntimeEval runtime_eval(const std::string& shr_path, const ir::Dataset& d) {
+  LoadedModel m = load(shr_path);
   shrink_rt_tensor_info in{}, out{};
   shrink_rt_tensor_info_get(m.get(), shrink_rt_input_tensor(m.get(), 0), &in);
   shrink_rt_tensor_info_get(m.get(), shrink_rt_output_tensor(m.get(), 0), &out);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "compress/ir/dataset.h"
 
@@ -19,6 +20,20 @@ struct RuntimeEval {
   size_t arena_bytes = 0;   ///< shrink_rt_arena_size (RAM for activations and scratch)
   double latency_us = 0;    ///< median time of one shrink_rt_run (batch 1, this host, one thread)
 };
+
+/// One op of a .shr file that has constants (weights, bias, lookup table), as the runtime loaded it.
+struct DeployedLayer {
+  std::string name;      ///< the op's node name (the toolkit's layer name)
+  std::string op;        ///< "Conv2d", "Linear", ...
+  std::string storage;   ///< of the weight: "dense", "csr", "codebook", "csr-codebook" ("" without one)
+  bool huffman = false;  ///< the weight's indices (and gaps) are Huffman-coded
+  int64_t bytes = 0;     ///< stored bytes of the op's constants in the file
+  int64_t nnz = -1;      ///< stored entries of a CSR / CSR-codebook weight, else -1
+};
+
+/// The ops of `shr_path` that carry constants, in file order. Throws BadInput if the runtime
+/// refuses the file.
+std::vector<DeployedLayer> deployed_layers(const std::string& shr_path);
 
 /// Loads `shr_path` with the runtime and runs every sample of `d` (batch 1, float input).
 /// Throws BadInput if the runtime refuses the file or the sample shape differs from the model's.

@@ -1,6 +1,7 @@
 // Parsing and checking of the quantization state (docs/quantization.md).
 #include "compress/ir/quant_state.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "compress/ir/error.h"
@@ -22,6 +23,22 @@ QFormat format_from_json(const nlohmann::json& j, const std::string& where) {
   if (!fx::valid_bits(f.bits) || !fx::valid_fl(f.fl))
     throw BadInput(where, ": bits ", f.bits, " fl ", f.fl, " is invalid, expected bits 2..16 and fl -8..24");
   return f;
+}
+
+std::string format_text(QFormat f) {
+  return std::to_string(f.bits) + "-bit [" + std::to_string(f.il()) + "." + std::to_string(f.fl) + "]";
+}
+
+std::string weight_format_text(const NodeQuant& n) {
+  if (!n.has_weight) return "";
+  if (n.codebook) {
+    const Codebook& c = *n.codebook;
+    return "k-means " + std::to_string(c.index_bits) + "-bit, centroids " + format_text(c.centroid_format) +
+           (c.zero_reserved ? ", 0 reserved" : "");
+  }
+  if (n.weight_fl.size() == 1) return format_text({n.weight_bits, n.weight_fl[0]});
+  const auto [lo, hi] = std::minmax_element(n.weight_fl.begin(), n.weight_fl.end());
+  return std::to_string(n.weight_bits) + "-bit, FL per channel " + std::to_string(*lo) + ".." + std::to_string(*hi);
 }
 
 float Codebook::centroid(int k) const {

@@ -30,6 +30,8 @@ struct QFormat {
 
 /// {"bits": B, "fl": FL}
 nlohmann::json format_json(QFormat f);
+/// "8-bit [2.5]": width and [IL.FL] (IL = bits - 1 - FL, the sign bit not counted).
+std::string format_text(QFormat f);
 /// Parses {"bits", "fl"}; BadInput naming `where` unless bits is 2..16 and fl -8..24.
 QFormat format_from_json(const nlohmann::json& j, const std::string& where);
 
@@ -64,6 +66,10 @@ struct ModelQuant {
   /// Format of a node's output or of Graph::kInput.
   QFormat format_of(const std::string& name) const;
 };
+
+/// A node's weight format for people: "8-bit [1.6]", "8-bit, FL per channel 5..7",
+/// "k-means 4-bit, centroids 8-bit [0.7], 0 reserved"; "" for a node without weights.
+std::string weight_format_text(const NodeQuant& n);
 
 /// True if the graph carries quantization state (graph.state["quant"]).
 bool is_quantized(const ir::Graph& g);

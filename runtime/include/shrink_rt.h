@@ -60,6 +60,9 @@ typedef enum {
   SHRINK_RT_CSR_CODEBOOK = 3, /* sparse codebook: CSR of codebook indices, u8 column gaps */
 } shrink_rt_storage;
 
+/** "dense", "csr", "codebook", "csr-codebook" ("unknown" for other values). */
+const char* shrink_rt_storage_str(shrink_rt_storage s);
+
 /** Loads a model from memory. The bytes are not copied: keep them alive and unchanged until
  *  shrink_rt_free, and aligned to 8 bytes (64 is best). On failure *out is NULL and, when
  *  msg is not NULL, a NUL-terminated message (truncated to msg_size) says what was wrong. */

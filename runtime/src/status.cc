@@ -19,3 +19,13 @@ extern "C" const char* shrink_rt_status_str(shrink_rt_status s) {
   }
   return "unknown status";
 }
+
+extern "C" const char* shrink_rt_storage_str(shrink_rt_storage s) {
+  switch (s) {
+    case SHRINK_RT_DENSE: return "dense";
+    case SHRINK_RT_CSR: return "csr";
+    case SHRINK_RT_CODEBOOK: return "codebook";
+    case SHRINK_RT_CSR_CODEBOOK: return "csr-codebook";
+  }
+  return "unknown";
+}

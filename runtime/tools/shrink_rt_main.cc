@@ -491,10 +491,7 @@ int cmd_inspect(int argc, char** argv) {
   for (int i = 0; i < shrink_rt_tensor_count(m); ++i) {
     shrink_rt_tensor_info t;
     shrink_rt_tensor_info_get(m, i, &t);
-    const char* storage = t.storage == SHRINK_RT_CSR                ? "csr"
-                          : t.storage == SHRINK_RT_CODEBOOK           ? "codebook"
-                          : t.storage == SHRINK_RT_CSR_CODEBOOK       ? "csr-codebook"
-                                                                      : "dense";
+    const char* storage = shrink_rt_storage_str(t.storage);
     std::string extra;
     if (t.storage == SHRINK_RT_CSR || t.storage == SHRINK_RT_CSR_CODEBOOK) extra = " nnz " + std::to_string(t.nnz);
     if (t.storage == SHRINK_RT_CODEBOOK || t.storage == SHRINK_RT_CSR_CODEBOOK)

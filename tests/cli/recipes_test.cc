@@ -73,8 +73,15 @@ TEST(CliRecipes, EveryShippedRecipeRunsShortened) {
     EXPECT_TRUE(fs::exists(t.path() / "out" / "report.md"));
     // Deep Compression's size comes from the pruning level, the codebook and the storage, not from
     // training: even shortened, the deployed file must be over 20x smaller than fp32.
-    if (name.find("deep-compression") != std::string::npos)
+    if (name.find("deep-compression") != std::string::npos) {
       EXPECT_GT(j["final"]["ratio"].get<double>(), 20.0) << j["final"].dump();
+      for (const auto& l : j["final"]["layers"])  // every weighted layer deployed as a k-means codebook
+        if (l["op"] == "Conv2d" || l["op"] == "Linear") {
+          EXPECT_EQ(l["weights"].get<std::string>().rfind("k-means ", 0), 0u) << l.dump();
+          EXPECT_NE(l["storage"].get<std::string>().find("codebook"), std::string::npos) << l.dump();
+          EXPECT_GT(l["bytes"].get<int64_t>(), 0) << l.dump();
+        }
+    }
     for (const auto& st : j["stages"])  // a sweep that applies its choice measured that model
       if (st["name"] == "sweep" && st["extra"].contains("chosen"))
         EXPECT_EQ(st["accuracy"], st["extra"]["chosen"]["accuracy"]) << st.dump();

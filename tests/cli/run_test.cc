@@ -1,5 +1,6 @@
 // shrink run: recipe validation (file:line:col messages), --set, --dry-run, and a tiny real run
 // that writes stages/, report.json and report.html.
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -198,6 +199,39 @@ TEST(CliRunRecipe, ExportShrReportsTheRuntimesAccuracy) {
   EXPECT_NE(r.out.find("measured by shrink-rt on " + shr + ", flash "), std::string::npos) << r.out;
   EXPECT_LT(r.out.find("runtime: test accuracy "), r.out.find("report: ")) << r.out;
 
+  // Per-layer formats and deployed bytes (issue 7, item 5), checked against the runtime's own view
+  // of model.shr (shrink-rt inspect: "conv1.weight [..] i8 8-bit fl 9 dense 500 B").
+  CmdResult in = run_program(std::string(SHRINK_BIN_DIR) + "/shrink-rt", "inspect '" + shr + "'", t.path());
+  ASSERT_EQ(in.code, 0) << in.err;
+  const auto inspected = [&](const std::string& tensor) {  // {fl, bytes} of a constant tensor
+    std::smatch m;
+    const std::regex re("\\s" + tensor + "\\s+\\[[^\\]]*\\]\\s+i(?:8|32) (?:8|32)-bit fl (-?\\d+)\\s+dense (\\d+) B");
+    EXPECT_TRUE(std::regex_search(in.out, m, re)) << tensor << "\n" << in.out;
+    return m.empty() ? std::pair<int, int64_t>{-99, -1} : std::pair<int, int64_t>{std::stoi(m[1]), std::stoll(m[2])};
+  };
+  int64_t layer_bytes = 0;
+  int weighted = 0;
+  for (const auto& l : fin["layers"]) {
+    if (l["op"] != "Conv2d" && l["op"] != "Linear") continue;
+    ++weighted;
+    const std::string name = l["name"].get<std::string>(), w = l["weights"].get<std::string>();
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(w, m, std::regex("8-bit \\[(-?\\d+)\\.(-?\\d+)\\]"))) << l.dump();
+    EXPECT_EQ(std::stoi(m[1]) + std::stoi(m[2]), 7) << l.dump();  // IL + FL = bits - 1
+    const auto [wfl, wbytes] = inspected(name + ".weight");
+    const auto [bfl, bbytes] = inspected(name + ".bias");
+    (void)bfl;
+    EXPECT_EQ(std::stoi(m[2]), wfl) << l.dump();
+    EXPECT_EQ(l["storage"], "dense") << l.dump();
+    EXPECT_EQ(l["bytes"].get<int64_t>(), wbytes + bbytes) << l.dump();
+    EXPECT_TRUE(std::regex_match(l["activations"].get<std::string>(), std::regex("8-bit \\[-?\\d+\\.-?\\d+\\]")))
+        << l.dump();
+    layer_bytes += l["bytes"].get<int64_t>();
+  }
+  EXPECT_EQ(weighted, 4);
+  EXPECT_LE(layer_bytes, fin["bytes"].get<int64_t>());
+  EXPECT_GT(layer_bytes, fin["bytes"].get<int64_t>() * 9 / 10);  // names and headers are the rest
+
   // report.html as a person sees it (issue 7): Chromium draws it (not a blank page), and the
   // text on the page carries the final numbers of report.json.
   testutil::expect_report_drawn((out / "report.html").string(), t.path().string());
@@ -222,6 +256,13 @@ TEST(CliRunRecipe, ExportShrReportsTheRuntimesAccuracy) {
   EXPECT_NE(seen.find("bytes " + grouped(base["bytes"].get<int64_t>()) + " " + grouped(fin["bytes"].get<int64_t>())),
             std::string::npos) << seen;
   EXPECT_NE(seen.find(fixed("%.1f", fin["ratio"].get<double>()) + "x smaller"), std::string::npos) << seen;
+  for (const auto& l : fin["layers"])  // the per-layer table: formats, storage and deployed bytes
+    if (l["op"] == "Linear")
+      EXPECT_NE(seen.find(l["name"].get<std::string>() + " Linear [" ), std::string::npos) << seen;
+  const auto& fc1 = *std::find_if(fin["layers"].begin(), fin["layers"].end(), [](const auto& l) { return l["name"] == "fc1"; });
+  EXPECT_NE(seen.find(fc1["weights"].get<std::string>() + " " + fc1["activations"].get<std::string>() + " dense "),
+            std::string::npos) << seen;
+  EXPECT_NE(seen.find(" " + grouped(fc1["bytes"].get<int64_t>()) + " "), std::string::npos) << seen;
 
   write(t / "off.yaml", "name: rt\nmodel: {file: '" + trained_model() +
                             "'}\ndata: {dataset: fashion-mnist, test_limit: 50}\n"
