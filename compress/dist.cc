@@ -11,6 +11,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "compress/ir/error.h"
+#include "compress/train.h"
 
 namespace shrink::dist {
 namespace {
@@ -174,6 +175,14 @@ std::string Group::broadcast(const std::string& bytes) {
 void Group::barrier() {
   if (size_ <= 1) return;
   guarded(rank_, size_, "barrier", [&] { impl_->pg->barrier()->wait(timeout_); });
+}
+
+void use_data_parallel(TrainOptions& o, Group& g) {
+  if (!g.distributed()) return;
+  o.shard_rank = g.rank();
+  o.shard_count = g.size();
+  o.average = [&g](std::vector<torch::Tensor>& t) { g.allreduce(t, Reduce::Avg); };
+  if (g.rank() != 0) o.progress = false;
 }
 
 std::vector<int> balance(const std::vector<double>& cost, int parts) {

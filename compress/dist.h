@@ -19,6 +19,10 @@
 
 #include <torch/types.h>
 
+namespace shrink {
+struct TrainOptions;
+}
+
 namespace shrink::dist {
 
 struct Options {
@@ -67,6 +71,23 @@ class Group {
   int rank_ = 0, size_ = 1;
   std::chrono::seconds timeout_{1800};
 };
+
+/// Data-parallel training over g (docs/scaling.md): sets o.shard_rank / shard_count / average
+/// (gradients averaged with allreduce every step) and turns the progress bar off on ranks other
+/// than 0. Nothing happens for a group of one. g must outlive the training.
+void use_data_parallel(TrainOptions& o, Group& g);
+
+/// Shards a sweep over g: sets o.shard_rank, o.shard_count and o.gather (allgather) of the sweep
+/// options of quantization or pruning (quant::SweepOptions, prune::SweepOptions), and turns
+/// o.progress off on ranks other than 0. Nothing happens for a group of one.
+template <class SweepOptions>
+void shard_sweep(SweepOptions& o, Group& g) {
+  if (!g.distributed()) return;
+  o.shard_rank = g.rank();
+  o.shard_count = g.size();
+  o.gather = [&g](const std::string& mine) { return g.allgather(mine); };
+  o.progress = o.progress && g.rank() == 0;
+}
 
 /// Which part each item goes to (index = item, value in [0, parts)): largest cost first to the
 /// least loaded part (ties: lowest part), deterministic, so every rank computes the same split.

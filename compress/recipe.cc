@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
 #include <sstream>
 
+#include "compress/dist.h"
 #include "compress/executor.h"
 #include "compress/ir/analyzer.h"
 #include "compress/ir/error.h"
@@ -290,7 +292,7 @@ void register_builtin_stages(Registry& reg) {
     s.run = [](StageContext& ctx, const StageArgs& a) {
       TrainOptions o = read_train_options(a, default_train_options());
       o.seed = ctx.recipe.seed;
-      o.checkpoint = ctx.checkpoint;
+      ctx.prepare(o);
       const ir::Dataset& train_set = ctx.data.get(ir::Split::Train, o.limit);
       const ir::Dataset& val = ctx.data.get(ir::Split::Val, ctx.recipe.val_limit);
       Executor ex(ctx.model);
@@ -320,7 +322,7 @@ void register_builtin_stages(Registry& reg) {
     s.run = [](StageContext& ctx, const StageArgs& a) {
       TrainOptions o = read_train_options(a, default_finetune_options());
       o.seed = ctx.recipe.seed;
-      o.checkpoint = ctx.checkpoint;
+      ctx.prepare(o);
       std::unique_ptr<Executor> teacher = make_teacher(ctx, a, o);
       const ir::Dataset& train_set = ctx.data.get(ir::Split::Train, o.limit);
       const ir::Dataset& val = ctx.data.get(ir::Split::Val, ctx.recipe.val_limit);
@@ -388,6 +390,7 @@ void register_builtin_stages(Registry& reg) {
           a.fail("formats", "unknown format '" + f + "' (known: " + join(known) + ")");
     };
     s.run = [](StageContext& ctx, const StageArgs& a) {
+      if (ctx.group && ctx.group->rank() != 0) return;  // a distributed run: rank 0 exports
       for (const auto& f : a.get_list("formats", {"onnx"})) {
         std::string p = ctx.dir + "/" + export_file_name(f);
         exporter::ExportOptions eo;
@@ -967,8 +970,42 @@ static void read_stage_record(const nlohmann::json& j, report::StageRow& row, st
   for (const auto& f : j.at("files")) files.push_back({f[0].get<std::string>(), f[1].get<int64_t>()});
 }
 
+void StageContext::prepare(TrainOptions& o) const {
+  o.checkpoint = checkpoint;
+  if (group) dist::use_data_parallel(o, *group);
+}
+
+namespace {
+
+/// A fresh folder in the temporary directory, removed with its contents at the end of its scope.
+class ScratchDir {
+ public:
+  explicit ScratchDir(bool make) {
+    if (!make) return;
+    std::string tmpl = (fs::temp_directory_path() / "shrink-rank-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw BadInput("cannot create a temporary folder in ", fs::temp_directory_path().string());
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
 RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
-  std::ostream& out = o.out ? *o.out : std::cout;
+  // A distributed run: rank 0 writes out_dir; the others run the same stages quietly, write their
+  // stages' files into a scratch folder and only read out_dir (checkpoints with --resume).
+  const bool writer = !o.group || o.group->rank() == 0;
+  std::ostream quiet(nullptr);
+  std::ostream& out = !writer ? quiet : o.out ? *o.out : std::cout;
   const std::string out_dir = default_out_dir(r, o);
   if (o.dry_run) {
     out << describe_plan(r, o);
@@ -979,10 +1016,15 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
   if (o.threads < 0) set_threads(r.threads);
 
   std::error_code ec;
-  fs::create_directories(fs::path(out_dir) / "stages", ec);
-  if (ec) throw BadInput(out_dir, ": cannot create the output folder: ", ec.message());
+  const ScratchDir scratch(!writer);
+  std::string ckpt_dir = (fs::path(out_dir) / "checkpoint").string();
+  if (writer) {
+    fs::create_directories(fs::path(out_dir) / "stages", ec);
+    if (ec) throw BadInput(out_dir, ": cannot create the output folder: ", ec.message());
+    ckpt_dir = open_checkpoints(r, out_dir, o.resume, out);
+  }
+  if (o.group) o.group->barrier();  // out_dir/checkpoint/ is checked or emptied before anyone reads it
   const std::string abs_out = fs::absolute(out_dir).lexically_normal().string();
-  const std::string ckpt_dir = open_checkpoints(r, out_dir, o.resume, out);
 
   std::string dataset = r.dataset;
   for (const char* prefix : {"idx:", "hdf5:"}) {
@@ -1022,7 +1064,8 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
   for (int i = 1; i <= n_stages; ++i) {
     const Recipe::Stage& st = r.stages[static_cast<size_t>(i - 1)];
     const StageSpec* spec = find_stage(st.name);
-    std::string dir = (fs::path(out_dir) / "stages" / stage_dir_name(i, st.name)).string();
+    const std::string out_stage = (fs::path(out_dir) / "stages" / stage_dir_name(i, st.name)).string();
+    const std::string dir = writer ? out_stage : (fs::path(scratch.path()) / stage_dir_name(i, st.name)).string();
     fs::create_directories(dir, ec);
     if (ec) throw BadInput(dir, ": cannot create the stage folder: ", ec.message());
     const std::string record = ckpt_dir + "/" + stage_dir_name(i, st.name) + ".json";
@@ -1035,7 +1078,7 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
       } catch (const nlohmann::json::exception& e) {
         throw BadInput("run --resume: ", record, " is damaged (", e.what(), "); remove it to run the stage again");
       }
-      model_file = dir + "/model.h5";
+      model_file = out_stage + "/model.h5";
       model = ir::load_model(model_file);
       model.infer_shapes();
       if (spec->sets_original) original = model;
@@ -1054,6 +1097,7 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     ctx.checkpoint->prefix = ckpt_dir + "/" + stage_dir_name(i, st.name) + ".";
     ctx.index = i;
     ctx.dir = dir;
+    ctx.group = o.group;
     ctx.model = std::move(model);
     ctx.original = &original;
     auto t0 = std::chrono::steady_clock::now();
@@ -1061,6 +1105,11 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     model = std::move(ctx.model);
     model.infer_shapes();
+    if (!writer) {  // the same model as rank 0's; rank 0 measures, saves and reports it
+      if (spec->sets_original) original = model;
+      fs::remove_all(dir, ec);
+      continue;
+    }
 
     if (ctx.accuracy < 0) {
       if (!spec->changes_model && last_accuracy >= 0) {
@@ -1123,6 +1172,11 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     out << line << row.model_file;
     for (const auto& f : row.files) out << ", " << f;
     out << "\n" << std::flush;
+  }
+  if (!writer) {
+    RunSummary s;
+    s.out_dir = abs_out;
+    return s;
   }
   if (n_stages == 0) {
     model_file = out_dir + "/model.h5";

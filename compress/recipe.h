@@ -38,6 +38,10 @@
 #include "compress/ir/graph.h"
 #include "compress/train.h"
 
+namespace shrink::dist {
+class Group;
+}
+
 namespace shrink::recipe {
 
 /// Type of a stage option, checked when the recipe is loaded (before anything runs).
@@ -159,6 +163,12 @@ struct StageContext {
   /// Epoch checkpoints of the stage's training (resumable runs): stages copy it into the
   /// TrainOptions of every train() they call (o.checkpoint = ctx.checkpoint). Never null.
   std::shared_ptr<TrainCheckpoint> checkpoint = std::make_shared<TrainCheckpoint>();
+  /// The job's processes in a distributed run (null: one process). Every rank runs every stage on
+  /// the same model; stages train data-parallel (prepare) and shard sweeps (dist::shard_sweep).
+  dist::Group* group = nullptr;
+  /// What every train() a stage calls needs: o.checkpoint = checkpoint, and data parallelism
+  /// over `group` (dist::use_data_parallel).
+  void prepare(TrainOptions& o) const;
   // Filled by the stage:
   double accuracy = -1;     ///< measured by the stage (else the engine measures it on val)
   std::string accuracy_split;
@@ -200,6 +210,10 @@ struct RunOptions {
   /// run starts afresh and overwrites what it writes (out_dir/checkpoint/ is emptied first).
   bool resume = false;
   int threads = -1;            ///< >= 0 overrides the recipe's threads (set by the CLI)
+  /// A distributed run (docs/scaling.md): every rank runs the recipe; rank 0 alone writes
+  /// out_dir (stage models, exports, checkpoints, the report) and the others write the stages'
+  /// files into a temporary folder they remove, and read out_dir's checkpoints with --resume.
+  dist::Group* group = nullptr;
   std::ostream* out = nullptr; ///< progress lines (default std::cout)
 };
 

@@ -449,7 +449,8 @@ TrainResult train(Executor& model, const ir::Dataset& data, const TrainOptions& 
     bar.finish(status);
     result.history.push_back(st);
     if (o.on_epoch) o.on_epoch(epoch);
-    if (o.checkpoint) save_checkpoint(o.checkpoint->file(call), model, *opt, print, result);
+    // Data parallel: every rank holds the same state; rank 0 writes it, every rank reads it on resume.
+    if (o.checkpoint && o.shard_rank == 0) save_checkpoint(o.checkpoint->file(call), model, *opt, print, result);
   }
   model.set_training(false);
   return result;

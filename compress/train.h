@@ -92,7 +92,8 @@ struct TrainOptions {
   std::function<void(int64_t step, int epoch)> on_step;
   /// Called after every epoch with its index (0-based).
   std::function<void(int epoch)> on_epoch;
-  /// Epoch checkpoints (null: none); copies of the options share it (see TrainCheckpoint).
+  /// Epoch checkpoints (null: none); copies of the options share it (see TrainCheckpoint). With
+  /// data parallelism shard 0 writes them and every shard restores from them.
   std::shared_ptr<TrainCheckpoint> checkpoint;
   /// Data parallelism (docs/scaling.md): every global batch of batch_size samples is cut into
   /// shard_count contiguous slices and this process computes slice shard_rank, its loss weighted

@@ -85,7 +85,7 @@ void register_all() {
     PruneOptions o = read_stage(a);
     if (a.has("config")) o.layers = levels_from_file(ctx.recipe.resolve(a.get_string("config", "")), a);
     o.seed = o.train.seed = ctx.recipe.seed;
-    o.train.checkpoint = ctx.checkpoint;  // resumable runs: epoch checkpoints
+    ctx.prepare(o.train);  // resumable runs: epoch checkpoints; data parallel
     std::unique_ptr<Executor> teacher = recipe::make_teacher(ctx, a, o.train);
     const ir::Dataset& rank = ctx.data.get(ir::Split::Val, a.get_int("samples", ctx.recipe.calibration));
     const ir::Dataset* train_set = o.train.epochs > 0 ? &ctx.data.get(ir::Split::Train, o.train.limit) : nullptr;

@@ -5,6 +5,7 @@
 #include <optional>
 #include <thread>
 
+#include "compress/dist.h"
 #include "compress/executor_setup.h"
 #include "compress/ir/error.h"
 #include "quantize/simulate.h"
@@ -145,6 +146,7 @@ void register_sweep_stage() {
   };
   s.run = [](recipe::StageContext& ctx, const recipe::StageArgs& a) {
     SweepStage st = read_sweep_stage(a, &ctx);
+    if (ctx.group) dist::shard_sweep(st.sweep, *ctx.group);  // a distributed run: this rank's points
     const ir::Dataset& val = ctx.data.get(ir::Split::Val, st.limit);
     SweepResult r = sweep_layers(ctx.model, val, st.sweep);
     std::optional<ExploreResult> e;

@@ -65,7 +65,8 @@ void register_all() {
   s.run = [](recipe::StageContext& ctx, const recipe::StageArgs& a) {
     ShuntOptions o = read_stage(a);
     o.spec.seed = o.shunt_train.seed = o.finetune.seed = ctx.recipe.seed;
-    o.shunt_train.checkpoint = o.finetune.checkpoint = ctx.checkpoint;  // resumable runs
+    ctx.prepare(o.shunt_train);  // resumable runs; data parallel
+    ctx.prepare(o.finetune);
     // KD from the original unless the recipe's `distill` map says otherwise (alpha 0: none).
     std::unique_ptr<Executor> teacher = recipe::make_teacher(ctx, a, o.finetune);
     const std::vector<Block> blocks = find_blocks(ctx.model);

@@ -186,14 +186,6 @@ dist::Options read_dist_options(const cxxopts::ParseResult& r) {
                        r["dist-timeout"].as<int>());
 }
 
-void use_data_parallel(TrainOptions& o, dist::Group& g) {
-  if (!g.distributed()) return;
-  o.shard_rank = g.rank();
-  o.shard_count = g.size();
-  o.average = [&g](std::vector<torch::Tensor>& t) { g.allreduce(t, dist::Reduce::Avg); };
-  if (g.rank() != 0) o.progress = false;
-}
-
 ir::Graph load_model_file(const std::string& path) {
   require_file(path, "a shrink model .h5");
   return ir::load_model(path);

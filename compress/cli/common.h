@@ -66,9 +66,7 @@ TrainOptions read_train_options(const cxxopts::ParseResult& r, TrainOptions defa
 void add_dist_options(cxxopts::Options& opts);
 /// Those flags, else WORLD_SIZE / RANK / MASTER_ADDR / MASTER_PORT (dist::resolve).
 dist::Options read_dist_options(const cxxopts::ParseResult& r);
-/// Makes `o` data-parallel over `g` (nothing changes for a world of one): this rank's slice of
-/// every batch, gradients and BatchNorm statistics averaged; the progress bar on rank 0 only.
-void use_data_parallel(TrainOptions& o, dist::Group& g);
+using dist::use_data_parallel;  // data-parallel TrainOptions (compress/dist.h)
 
 /// Loads a model file after checking it exists.
 ir::Graph load_model_file(const std::string& path);

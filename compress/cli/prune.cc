@@ -72,6 +72,7 @@ int cmd_prune(int argc, char** argv) {
       "batch-size", "samples per optimizer step", cxxopts::value<int64_t>()->default_value("64"))(
       "train-limit", "fine-tune on the first N training samples (-1: all)", cxxopts::value<int64_t>()->default_value("-1"))(
       "distill", "fine-tune with knowledge distillation from the unpruned model (T 5, alpha 2)");
+  add_dist_options(opts);
   auto r = parse(opts, argc, argv, {"model-file"});
   if (!r) return 0;
   const std::string in = input_file(*r, "model-file", "prune", "the model to prune, m.h5");
@@ -127,6 +128,14 @@ int cmd_prune(int argc, char** argv) {
   auto accuracy = [&](const ir::Graph& m) {
     return evaluate(make_model_executor(m, ExecutorPurpose::Eval)->executor(), val, 256, stderr_is_tty()).accuracy;
   };
+  // Data parallel fine-tuning (docs/scaling.md): every rank prunes the same model with the same
+  // decisions and trains its slice of every batch; rank 0 measures and writes the result.
+  dist::Group group(read_dist_options(*r));
+  use_data_parallel(o.train, group);
+  if (group.rank() != 0) {
+    prune::prune_model(g, o, {.train = train_set.get(), .val = nullptr, .rank = &rank});
+    return 0;
+  }
   const double before = accuracy(g);
   const ir::Graph p = prune::prune_model(g, o, {.train = train_set.get(), .val = nullptr, .rank = &rank});
   const double after = accuracy(p);

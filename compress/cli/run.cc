@@ -18,6 +18,7 @@ int cmd_run(int argc, char** argv) {
                 "finished stages are reloaded, the interrupted one continues from its last epoch")(
       "list-stages", "list every stage a recipe can use, with its options and defaults")(
       "json", "with --list-stages: print the list as JSON");
+  add_dist_options(opts);
   // --set values are taken out before cxxopts sees them: it would split them at commas.
   std::vector<std::string> sets;
   std::vector<char*> rest;
@@ -50,6 +51,14 @@ int cmd_run(int argc, char** argv) {
   o.dry_run = r->count("dry-run") > 0;
   o.resume = r->count("resume") > 0;
   if (r->count("threads")) o.threads = (*r)["threads"].as<int>();
+  if (o.dry_run) {
+    recipe::run_recipe(rec, o);
+    return 0;
+  }
+  // A distributed run (docs/scaling.md): every rank runs the recipe, training data-parallel and
+  // sweeping its share of the points; rank 0 writes the output folder.
+  dist::Group group(read_dist_options(*r));
+  if (group.distributed()) o.group = &group;
   recipe::run_recipe(rec, o);
   return 0;
 }

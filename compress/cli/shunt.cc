@@ -44,6 +44,7 @@ int cmd_shunt(int argc, char** argv) {
       "temperature", "KD softmax temperature T", cxxopts::value<double>()->default_value("5"))(
       "alpha", "KD weight (lambda)", cxxopts::value<double>()->default_value("2"))(
       "compare-plain", "also fine-tune without KD from the same start and report both");
+  add_dist_options(opts);
   auto r = parse(opts, argc, argv, {"model-file"});
   if (!r) return 0;
   const std::string in = input_file(*r, "model-file", "shunt", "the model, m.h5");
@@ -86,6 +87,7 @@ int cmd_shunt(int argc, char** argv) {
   });
   if (!(o.finetune.temperature > 0)) throw BadInput("--temperature must be > 0");
   if (!(o.finetune.alpha >= 0)) throw BadInput("--alpha must be >= 0");
+  const dist::Options dop = read_dist_options(*r);
 
   const ir::Graph g = load_model_file(in);
   const std::vector<shunt::Block> blocks = shunt::find_blocks(g);
@@ -114,20 +116,26 @@ int cmd_shunt(int argc, char** argv) {
       kq = shunt::knowledge_quotients(g, val, stderr_is_tty());
     }
     report = shunt::kq_to_json(kq);
-    if (!json) std::cout << shunt::kq_to_table(kq) << std::flush;
+    if (!json && dop.rank == 0) std::cout << shunt::kq_to_table(kq) << std::flush;
     if (kq_only) {
-      if (json) std::cout << report.dump(2) << "\n";
+      if (json && dop.rank == 0) std::cout << report.dump(2) << "\n";
       return 0;
     }
     run = shunt::choose_run(g, kq, o.spec, max_kq);
     report["run_kq"] = shunt::run_kq(kq, run);
-    if (!json)
+    if (!json && dop.rank == 0)
       std::printf("auto: blocks %d-%d (%s to %s), summed KQ %.4f, %lld MACs\n", run.first, run.last,
                   blocks[static_cast<size_t>(run.first)].name.c_str(), blocks[static_cast<size_t>(run.last)].name.c_str(),
                   shunt::run_kq(kq, run), static_cast<long long>(run.macs));
   }
   const ir::Dataset train_set = ir::load_dataset(data, ir::Split::Train, o.finetune.limit, data_dir);
+  // Data parallel training (docs/scaling.md): every rank trains its slice of every batch of both
+  // phases; rank 0 writes the model and the report.
+  dist::Group group(dop);
+  use_data_parallel(o.shunt_train, group);
+  use_data_parallel(o.finetune, group);
   shunt::ShuntResult res = shunt::shunt_model(g, run, o, train_set, val);
+  if (group.rank() != 0) return 0;
   ir::save_model(res.model, out);
   nlohmann::json rj = shunt::result_to_json(res, o.spec);
   for (auto it = rj.begin(); it != rj.end(); ++it) report[it.key()] = it.value();

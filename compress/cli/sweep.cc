@@ -119,10 +119,7 @@ int prune_sweep(const cxxopts::ParseResult& r, const std::string& in, const std:
   const ir::Dataset rank = ir::load_dataset(data, ir::Split::Val, samples, data_dir);
   if (dop.rank == 0) make_output_folder(dir);
   dist::Group group(dop);
-  o.shard_rank = group.rank();
-  o.shard_count = group.size();
-  o.gather = [&group](const std::string& mine) { return group.allgather(mine); };
-  o.progress = o.progress && group.rank() == 0;
+  dist::shard_sweep(o, group);
 
   const prune::SweepResult s = prune::sweep_pruning(g, val, &rank, o);
   if (group.rank() != 0) return 0;  // rank 0 writes the report
@@ -269,10 +266,7 @@ int cmd_sweep(int argc, char** argv) {
     for (const auto& rec : o.done) done.push_back(rec.to_json());
     o.done.clear();
     for (const auto& j : nlohmann::json::parse(group.broadcast(done.dump()))) o.done.push_back(quant::SweepRecord::from_json(j));
-    o.shard_rank = group.rank();
-    o.shard_count = group.size();
-    o.gather = [&group](const std::string& mine) { return group.allgather(mine); };
-    o.progress = o.progress && lead;
+    dist::shard_sweep(o, group);
   }
   std::ofstream jf;
   std::set<std::string> journalled;

@@ -2,15 +2,19 @@
 // and share one small trained model between tests (trained once, cached in the build folder).
 #pragma once
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -74,6 +78,47 @@ inline CmdResult run_program(const std::string& program, const std::string& args
 
 /// Runs `shrink <args>` in `cwd`.
 inline CmdResult run_shrink(const std::string& args, const fs::path& cwd) { return run_program(shrink_bin(), args, cwd); }
+
+/// Starts `shrink <args...>` in `cwd` without waiting (stdout and stderr to .spawn.stdout and
+/// .spawn.stderr there); returns its pid. With own_group it leads a new process group, so that
+/// kill(-pid, SIGKILL) also stops the processes it starts (`shrink launch`'s ranks).
+inline pid_t spawn_shrink(const std::vector<std::string>& args, const fs::path& cwd, bool own_group = false) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (own_group) ::setpgid(0, 0);
+  if (::chdir(cwd.c_str()) != 0) ::_exit(127);
+  FILE* out = std::freopen(".spawn.stdout", "w", stdout);
+  FILE* err = std::freopen(".spawn.stderr", "w", stderr);
+  if (!out || !err) ::_exit(127);
+  std::vector<std::string> all{shrink_bin()};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(argv[0], argv.data());
+  ::_exit(127);
+}
+
+/// Waits (up to 300 s) for `file` to appear, then SIGKILLs `pid` (its whole process group with
+/// group) and reaps it. False if the process ended first or the file never appeared; a test
+/// failure too if the process was not killed by the signal.
+inline bool kill_once_exists(pid_t pid, const fs::path& file, bool group) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  bool seen = false, exited = false;
+  while (!seen && !exited && std::chrono::steady_clock::now() < deadline) {
+    seen = fs::exists(file);
+    int st = 0;
+    exited = !seen && ::waitpid(pid, &st, WNOHANG) == pid;
+    if (!seen && !exited) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!exited) {
+    ::kill(group ? -pid : pid, SIGKILL);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << "the run ended before it was killed";
+  }
+  return seen;
+}
 
 /// Number of '\n'-terminated lines (a last line without '\n' counts too).
 inline int line_count(const std::string& s) {

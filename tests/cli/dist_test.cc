@@ -2,6 +2,7 @@
 // LeNet-5 sweep gives the single-process records, --resume completes only the missing points,
 // data-parallel fine-tuning matches one process within kTrainTolerance, and failures end the
 // job with one line naming the rank.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -107,6 +108,82 @@ TEST(DistCliTest, DataParallelFineTuneMatchesOneProcess) {
   EXPECT_GT(max_moved, 1e-3);  // the fine-tuning did change the weights
   EXPECT_LT(max_diff, kTrainTolerance);
   std::printf("max |w_2 - w_1| = %.3g (weights moved up to %.3g)\n", max_diff, max_moved);
+}
+
+// A recipe with every stage that trains or sweeps: train, prune with fine-tuning, a sweep, KD-free
+// fine-tuning, int8, .shr measured by the runtime.
+const char* const kRecipe = R"(name: dist
+model: {zoo: lenet5}
+data: {dataset: fashion-mnist, val_limit: 500, test_limit: 500, calibration: 200}
+seed: 4
+threads: 1
+stages:
+  - train: {epochs: 1, limit: 1500}
+  - prune: {method: magnitude, sparsity: 0.5, finetune: {epochs: 1, limit: 1500}}
+  - sweep: {targets: [weights], methods: [fixed], bits: ['4', '8'], limit: 200}
+  - finetune: {epochs: 2, limit: 1500, lr: 5e-4}
+  - quantize: {scheme: fixed, bits: 8}
+  - export: {formats: [shr]}
+)";
+
+/// Every file under dir, relative, sorted.
+std::vector<std::string> tree(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) out.push_back(fs::relative(e.path(), dir).string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// `shrink run` over 2 processes: the same stages and report as one process up to the training's
+// float rounding (kTrainTolerance on weights; here accuracies within 1%), rank 0 alone writes the
+// folder (rank 1's scratch folder is gone), and a job SIGKILLed in a fine-tuning epoch resumes
+// with 2 processes to exactly the numbers and .shr file of the job never stopped.
+TEST(DistCliTest, RecipeRunsDataParallelAndResumes) {
+  TempDir d;
+  write(d / "recipe.yaml", kRecipe);
+  fs::create_directory(d.path() / "tmp");
+  ::setenv("TMPDIR", (d.path() / "tmp").c_str(), 1);  // where the ranks' scratch folders go
+  CmdResult one = run_shrink("run recipe.yaml -o one --threads 1", d.path());
+  ASSERT_EQ(one.code, 0) << one.err;
+  CmdResult two = run_shrink("launch -n 2 -- run recipe.yaml -o two --threads 1", d.path());
+  ASSERT_EQ(two.code, 0) << two.err;
+  EXPECT_NE(two.out.find("[rank 0] [6/6] export"), std::string::npos) << two.out;
+  EXPECT_EQ(two.out.find("[rank 1]"), std::string::npos) << two.out;  // rank 0 reports
+  EXPECT_EQ(tree(d.path() / "one"), tree(d.path() / "two"));
+  EXPECT_TRUE(fs::is_empty(d.path() / "tmp")) << tree(d.path() / "tmp").front();
+  const nlohmann::json a = nlohmann::json::parse(slurp(d.path() / "one/report.json")),
+                       b = nlohmann::json::parse(slurp(d.path() / "two/report.json"));
+  ASSERT_EQ(a["stages"].size(), 6u);
+  ASSERT_EQ(b["stages"].size(), 6u);
+  for (size_t i = 0; i < 6; ++i)
+    EXPECT_NEAR(a["stages"][i]["accuracy"].get<double>(), b["stages"][i]["accuracy"].get<double>(), 0.01)
+        << a["stages"][i]["name"];
+  // The sweep ran sharded: the same points, measured on models equal up to rounding.
+  EXPECT_EQ(a["stages"][2]["extra"]["points"], b["stages"][2]["extra"]["points"]);
+  EXPECT_GT(a["stages"][2]["extra"]["points"].get<int>(), 4);
+  EXPECT_NEAR(a["final"]["runtime_accuracy"].get<double>(), b["final"]["runtime_accuracy"].get<double>(), 0.01);
+  EXPECT_NEAR(a["final"]["bytes"].get<double>(), b["final"]["bytes"].get<double>(), 0.01 * a["final"]["bytes"].get<double>());
+
+  // Killed (the launcher and both ranks) once fine-tuning has written its epoch-1 checkpoint.
+  const fs::path ckpt = d.path() / "C" / "checkpoint";
+  const pid_t pid = spawn_shrink({"launch", "-n", "2", "--", "run", "recipe.yaml", "-o", "C", "--threads", "1"},
+                                 d.path(), /*own_group=*/true);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(kill_once_exists(pid, ckpt / "04-finetune.train-0.pt", true))
+      << "no finetune checkpoint appeared: " << slurp(d.path() / ".spawn.stderr");
+  EXPECT_TRUE(fs::exists(ckpt / "03-sweep.json"));
+  EXPECT_FALSE(fs::exists(ckpt / "04-finetune.json"));
+  fs::remove_all(d.path() / "tmp");  // a SIGKILLed rank leaves its scratch folder behind
+  fs::create_directory(d.path() / "tmp");
+  CmdResult c = run_shrink("launch -n 2 -- run recipe.yaml -o C --threads 1 --resume", d.path());
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_NE(c.out.find("[rank 0] [3/6] sweep: finished before"), std::string::npos) << c.out;
+  const nlohmann::json r = nlohmann::json::parse(slurp(d.path() / "C/report.json"));
+  EXPECT_EQ(r["final"]["accuracy"], b["final"]["accuracy"]);
+  EXPECT_EQ(r["final"]["runtime_accuracy"], b["final"]["runtime_accuracy"]);
+  EXPECT_EQ(r["final"]["bytes"], b["final"]["bytes"]);
+  EXPECT_EQ(slurp(d.path() / "C/stages/06-export/model.shr"), slurp(d.path() / "two/stages/06-export/model.shr"));
+  EXPECT_TRUE(fs::is_empty(d.path() / "tmp"));
 }
 
 TEST(DistCliTest, FailuresNameTheRank) {

@@ -1,13 +1,10 @@
 // shrink run --resume: a run SIGKILLed in the middle of a fine-tuning stage and resumed ends
 // with exactly the numbers (and the .shr file) of a run never stopped; --resume refuses a folder
 // holding a run of another recipe.
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
-#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -30,23 +27,6 @@ stages:
   - export: {formats: [shr]}
 )";
 
-// Starts `shrink <args...>` in `cwd` without waiting (output to files there); returns its pid.
-pid_t spawn_shrink(const std::vector<std::string>& args, const fs::path& cwd) {
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  if (::chdir(cwd.c_str()) != 0) ::_exit(127);
-  FILE* out = std::freopen(".spawn.stdout", "w", stdout);
-  FILE* err = std::freopen(".spawn.stderr", "w", stderr);
-  if (!out || !err) ::_exit(127);
-  std::vector<std::string> all{shrink_bin()};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  ::execv(argv[0], argv.data());
-  ::_exit(127);
-}
-
 TEST(CliResume, KilledInFinetuneEpochTwoResumesToTheSameResult) {
   TempDir t;
   write(t / "recipe.yaml", kRecipe);
@@ -57,21 +37,8 @@ TEST(CliResume, KilledInFinetuneEpochTwoResumesToTheSameResult) {
   const fs::path ckpt = t.path() / "B" / "checkpoint";
   const pid_t pid = spawn_shrink({"run", "recipe.yaml", "-o", "B", "--threads", "1"}, t.path());
   ASSERT_GT(pid, 0);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  bool seen = false, exited = false;
-  while (!seen && !exited && std::chrono::steady_clock::now() < deadline) {
-    seen = fs::exists(ckpt / "02-finetune.train-0.pt");
-    int st = 0;
-    exited = !seen && ::waitpid(pid, &st, WNOHANG) == pid;
-    if (!seen && !exited) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (!exited) {
-    ::kill(pid, SIGKILL);
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << "the run ended before it was killed";
-  }
-  ASSERT_TRUE(seen) << "no finetune checkpoint appeared: " << slurp(t.path() / ".spawn.stderr");
+  ASSERT_TRUE(kill_once_exists(pid, ckpt / "02-finetune.train-0.pt", false))
+      << "no finetune checkpoint appeared: " << slurp(t.path() / ".spawn.stderr");
   // Killed inside the stage: train finished (its record is there), finetune and later stages not.
   EXPECT_TRUE(fs::exists(ckpt / "01-train.json"));
   EXPECT_FALSE(fs::exists(ckpt / "02-finetune.json"));
