@@ -4,7 +4,9 @@
 # hard-float ABI. The runtime library only: the host tools and tests are not built for this target
 # (SHRINK_RUNTIME_ONLY and no tests are forced), and the kernel list (cmake/shrink_rt_sources.cmake)
 # picks the portable scalar kernels with dispatch_generic.cc, since the processor is not x86.
-# With SHRINK_MCU_MODEL_DIRS set, examples/cortex-m4/ builds one firmware per model (docs/mcu.md).
+# MinSizeRel turns on SHRINK_RT_OPTIMIZE_SIZE and SHRINK_RT_TERSE_MESSAGES (below). With
+# SHRINK_MCU_MODEL_DIRS set, examples/cortex-m4/ builds one firmware per model, each linking only
+# its model's kernels (docs/mcu.md).
 #
 #   cmake -S . -B build-m4 -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake
 #   ninja -C build-m4 shrink_rt            # libshrink_rt.a for Cortex-M4
@@ -28,6 +30,8 @@ else()
   set(_optimize_size_default OFF)
 endif()
 option(SHRINK_RT_OPTIMIZE_SIZE "Cortex-M4: every runtime source for size, the hot kernels included" ${_optimize_size_default})
+# Status messages as source sites ("loader.cc:82", runtime/src/check.h): about 9 KB less flash.
+option(SHRINK_RT_TERSE_MESSAGES "runtime: status messages as source sites only (for microcontrollers)" ${_optimize_size_default})
 option(SHRINK_M4_HARD_FLOAT "Cortex-M4 with the FPv4-SP FPU and the hard-float ABI" OFF)
 if(SHRINK_M4_HARD_FLOAT)
   set(_m4_flags "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard")

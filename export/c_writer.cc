@@ -1,5 +1,6 @@
 #include "export/c_writer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <cstring>
@@ -15,8 +16,14 @@ namespace shrink::exporter {
 
 namespace {
 
-/// Arena bytes of a .shr file, from the runtime's own planner (loads an 8-byte aligned copy).
-size_t arena_bytes_of(const std::string& bytes) {
+/// What the runtime says of a .shr file: its arena on this machine and on a scalar-only target,
+/// and the kernels it runs (loads an 8-byte aligned copy).
+struct RuntimeFacts {
+  size_t arena = 0, scalar_arena = 0;
+  std::vector<std::string> kernels;
+};
+
+RuntimeFacts runtime_facts(const std::string& bytes) {
   std::vector<uint64_t> aligned((bytes.size() + 7) / 8);
   std::memcpy(aligned.data(), bytes.data(), bytes.size());
   shrink_rt_model* m = nullptr;
@@ -25,9 +32,14 @@ size_t arena_bytes_of(const std::string& bytes) {
   if (s != SHRINK_RT_OK)
     throw InternalError("export --format c: the runtime refuses the exported model: ", shrink_rt_status_str(s), ": ",
                         msg);
-  const size_t n = shrink_rt_arena_size(m);
+  RuntimeFacts f;
+  f.arena = shrink_rt_arena_size(m);
+  f.scalar_arena = shrink_rt_arena_size_scalar(m);
+  std::vector<const char*> names(static_cast<size_t>(std::max(shrink_rt_model_kernels(m, nullptr, 0), 0)));
+  shrink_rt_model_kernels(m, names.data(), static_cast<int>(names.size()));
+  f.kernels.assign(names.begin(), names.end());
   shrink_rt_free(m);
-  return n;
+  return f;
 }
 
 std::string upper(std::string s) {
@@ -59,7 +71,18 @@ CSource write_c(const ir::Graph& g, const std::string& header_file, const CSourc
     throw BadInput("--name: '", o.name, "' is not a C identifier (letters, digits, '_', not starting with a digit)");
   const std::string bytes = write_shr(g, {.entropy = o.entropy});
   c.data_bytes = bytes.size();
-  c.arena_bytes = arena_bytes_of(bytes);
+  const RuntimeFacts facts = runtime_facts(bytes);
+  // x86-64: this machine's plan when it is one (its AVX2 kernels' scratch), never below the
+  // scalar plan; every other target runs the scalar kernels.
+#if defined(__x86_64__) || defined(_M_X64)
+  c.arena_bytes = std::max(facts.arena, facts.scalar_arena);
+#else
+  c.arena_bytes = facts.scalar_arena;
+#endif
+  c.scalar_arena_bytes = facts.scalar_arena;
+  c.kernels = facts.kernels;
+  std::string kernel_list;
+  for (const std::string& k : c.kernels) kernel_list += " K(" + k + ")";
   const std::string P = c.prefix, U = upper(c.prefix), guard = U + "_SHR_MODEL_H_";
 
   c.header = "/* " + header_file + ": model '" + g.meta.name + "' as .shr bytes for the shrink runtime.\n" +
@@ -70,8 +93,17 @@ CSource write_c(const ir::Graph& g, const std::string& header_file, const CSourc
              " *   shrink_rt_set_input_f32(m, arena, sizeof arena, 0, x, n);  shrink_rt_run(m, arena, sizeof arena);\n" +
              " */\n#ifndef " + guard + "\n#define " + guard + "\n\n#include <stddef.h>\n#include <stdint.h>\n\n" +
              "/* Bytes of the .shr model. */\n#define " + U + "_SIZE " + std::to_string(c.data_bytes) + "u\n" +
-             "/* Bytes of arena a run needs (shrink_rt_arena_size, including 63 bytes of alignment slack). */\n" +
-             "#define " + U + "_ARENA_BYTES " + std::to_string(c.arena_bytes) + "u\n\n" +
+             "/* Bytes of arena a run needs (shrink_rt_arena_size, including 63 bytes of alignment slack),\n" +
+             " * by target: x86-64 (the AVX2 kernels' scratch) and the others (the portable scalar kernels).\n" +
+             " * A program still checks shrink_rt_arena_size(m) <= its arena at run time. */\n" +
+             "#if defined(__x86_64__) || defined(_M_X64)\n" +
+             "#define " + U + "_ARENA_BYTES " + std::to_string(c.arena_bytes) + "u\n" +
+             "#else\n#define " + U + "_ARENA_BYTES " + std::to_string(c.scalar_arena_bytes) + "u\n#endif\n\n" +
+             "/* The runtime kernels the model runs, K(NAME) each (shrink_rt.h): a program that registers\n" +
+             " * only these links only these (docs/mcu.md):\n" +
+             " *   static const shrink_rt_kernel* const kernels[] = {" + U + "_KERNELS(SHRINK_RT_KERNEL_REF) NULL};\n" +
+             " *   shrink_rt_load_kernels(" + P + "_data, " + U + "_SIZE, kernels, &m, NULL, 0); */\n" +
+             "#define " + U + "_KERNELS(K)" + kernel_list + "\n\n" +
              "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n" +
              "/* The .shr bytes, aligned to 8 bytes as shrink_rt_load requires. */\n" +
              "extern const uint8_t " + P + "_data[" + U + "_SIZE];\n" +

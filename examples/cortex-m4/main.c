@@ -15,8 +15,19 @@
 #include "model.h"
 #include "shrink_rt.h"
 
-/* The arena a run needs, asked of the runtime's planner at export time (docs/export.md). */
+/* The arena a run needs, asked of the runtime's planner at export time for this target (the
+ * scalar kernels' plan on a Cortex-M4, docs/export.md); checked against the runtime below. */
 static uint8_t arena[MODEL_ARENA_BYTES];
+
+#ifdef MODEL_KERNELS
+/* Only the kernels the model runs (the export's list): the linker drops the others. */
+static const shrink_rt_kernel* const kernels[] = {MODEL_KERNELS(SHRINK_RT_KERNEL_REF) NULL};
+#define MCU_KERNELS "the model's"
+#else
+/* An export without the list (shrink before the kernel table): every kernel. */
+#define kernels shrink_rt_kernels_all
+#define MCU_KERNELS "all"
+#endif
 
 static void print_u32_bits(const char* tag, int sample, const float* y, size_t n) {
   printf("%s %d:", tag, sample);
@@ -31,8 +42,9 @@ static void print_u32_bits(const char* tag, int sample, const float* y, size_t n
 int main(void) {
   char err[128];
   shrink_rt_model* m = NULL;
-  if (shrink_rt_load(model_data, MODEL_SIZE, &m, err, sizeof err) != SHRINK_RT_OK) {
-    printf("mcu: load failed: %s\n", err);
+  const shrink_rt_status st = shrink_rt_load_kernels(model_data, MODEL_SIZE, kernels, &m, err, sizeof err);
+  if (st != SHRINK_RT_OK) {
+    printf("mcu: load failed: %s: %s\n", shrink_rt_status_str(st), err);
     return 1;
   }
   if (shrink_rt_arena_size(m) > sizeof arena) {
@@ -72,6 +84,7 @@ int main(void) {
       printf("\n");
     }
   }
+  printf("mcu: kernels: %s (%d)\n", MCU_KERNELS, shrink_rt_model_kernels(m, NULL, 0));
   printf("mcu: model %lu bytes, arena %lu bytes (planner %lu), heap peak %lu bytes, stack high-water %lu of %lu "
          "bytes\n",
          (unsigned long)MODEL_SIZE, (unsigned long)sizeof arena, (unsigned long)shrink_rt_arena_size(m),

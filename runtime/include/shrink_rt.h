@@ -69,6 +69,41 @@ const char* shrink_rt_storage_str(shrink_rt_storage s);
 shrink_rt_status shrink_rt_load(const void* data, size_t size, shrink_rt_model** out, char* msg, size_t msg_size);
 /** Loads a model from a file (the runtime owns the bytes). Same contract as shrink_rt_load. */
 shrink_rt_status shrink_rt_load_file(const char* path, shrink_rt_model** out, char* msg, size_t msg_size);
+/* Kernel selection (docs/runtime.md, "Kernel selection"). The interpreter runs each op through a
+ * registered kernel: one per op kind, weight storage and dtype, named shrink_rt_kernel_NAME with
+ * NAME one of SHRINK_RT_KERNELS_ALL below. shrink_rt_load and shrink_rt_load_file register every
+ * kernel. shrink_rt_load_kernels registers only those of a NULL-terminated list: a program that
+ * calls nothing else links only those kernels (with the linker's --gc-sections), e.g. on a
+ * microcontroller. The C export lists the kernels of its model (U_KERNELS in the generated header, U the upper-case prefix):
+ *   static const shrink_rt_kernel* const kernels[] = {MODEL_KERNELS(SHRINK_RT_KERNEL_REF) NULL};
+ *   shrink_rt_load_kernels(model_data, MODEL_SIZE, kernels, &m, err, sizeof err);
+ * An op whose kernel is not registered fails the load with SHRINK_RT_UNSUPPORTED and a message
+ * naming the kernel. */
+typedef struct shrink_rt_kernel shrink_rt_kernel;
+
+/* X-macro of every kernel: K(NAME) for each. codebook_expand expands codebook (not CSR codebook)
+ * weights into the arena, after which the dense kernel of the op runs. */
+#define SHRINK_RT_KERNELS_ALL(K)                                                                      \
+  K(conv2d_f32) K(conv2d_csr_f32) K(conv2d_q) K(conv2d_csr_q) K(conv2d_csr_codebook_q) K(dense_f32)   \
+  K(dense_csr_f32) K(dense_q) K(dense_csr_q) K(dense_csr_codebook_q) K(codebook_expand)               \
+  K(maxpool_f32) K(maxpool_q) K(avgpool_f32) K(avgpool_q) K(global_avgpool_f32) K(global_avgpool_q)   \
+  K(add_f32) K(add_q) K(concat_f32) K(concat_q) K(activation_f32) K(requantize_q) K(lut_q)            \
+  K(softmax_f32) K(quantize_f32) K(dequantize_q)
+/* K for a list of kernel pointers: {MODEL_KERNELS(SHRINK_RT_KERNEL_REF) NULL}. */
+#define SHRINK_RT_KERNEL_REF(name) &shrink_rt_kernel_##name,
+#define SHRINK_RT_KERNEL_DECLARE_(name) extern const shrink_rt_kernel shrink_rt_kernel_##name;
+SHRINK_RT_KERNELS_ALL(SHRINK_RT_KERNEL_DECLARE_)
+#undef SHRINK_RT_KERNEL_DECLARE_
+/** Every kernel, NULL-terminated (what shrink_rt_load registers). */
+extern const shrink_rt_kernel* const shrink_rt_kernels_all[];
+
+/** shrink_rt_load with only the kernels of `kernels`, a NULL-terminated list (NULL itself is
+ *  SHRINK_RT_INVALID_ARGUMENT). The list is read during the call only. */
+shrink_rt_status shrink_rt_load_kernels(const void* data, size_t size, const shrink_rt_kernel* const* kernels,
+                                        shrink_rt_model** out, char* msg, size_t msg_size);
+/** The kernels model m runs (their NAMEs, in SHRINK_RT_KERNELS_ALL order): writes up to `max`
+ *  names to `names` (static strings) and returns how many there are (-1 when m is NULL). */
+int shrink_rt_model_kernels(const shrink_rt_model* m, const char** names, int max);
 /** Frees a model (NULL is allowed). */
 void shrink_rt_free(shrink_rt_model* m);
 
@@ -137,6 +172,11 @@ int shrink_rt_op_input(const shrink_rt_model* m, int i, int j);
 
 /** Bytes of arena a run needs (0 when m is NULL). */
 size_t shrink_rt_arena_size(const shrink_rt_model* m);
+/** Bytes of arena the same model needs on a target without fast kernels (the portable scalar
+ *  kernels only: e.g. a Cortex-M4 build), planned here. Equals shrink_rt_arena_size on such a
+ *  build; may be less than it on x86-64 with AVX2 (their scratch). 0 when m is NULL. For
+ *  exporters (shrink export --format c); a device checks shrink_rt_arena_size. */
+size_t shrink_rt_arena_size_scalar(const shrink_rt_model* m);
 /** Sets float input i (n values, C order, batch-less shape). The model's normalization
  *  (x - mean[c]) / std[c] is applied here in float32, then the model's Quantize op runs. */
 shrink_rt_status shrink_rt_set_input_f32(shrink_rt_model* m, void* arena, size_t arena_size, int i, const float* x,

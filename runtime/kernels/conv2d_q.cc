@@ -55,7 +55,10 @@ void conv2d_q_ref(const Conv2dParams& p, const QIn& x, const void* w, const QWei
 }
 
 size_t conv2d_q_scratch_size(const Conv2dParams& p, int x_bits, int w_bits) {
-  const FastPaths* f = cpu_fast_paths();
+  return conv2d_q_scratch_for(cpu_fast_paths(), p, x_bits, w_bits);
+}
+
+size_t conv2d_q_scratch_for(const FastPaths* f, const Conv2dParams& p, int x_bits, int w_bits) {
   if (!f) return 0;
   size_t s = f->conv2d_q_scratch(p, x_bits, w_bits);
   if (is_depthwise(p)) s = std::max(s, f->dwconv_q_scratch(p, x_bits, w_bits));

@@ -29,7 +29,10 @@ void dense_csr_q_ref(const DenseParams& p, const QIn& x, const CsrMatrix& w, con
 }
 
 size_t dense_csr_q_scratch_size(const DenseParams& p, int x_bits, int w_bits) {
-  const FastPaths* f = cpu_fast_paths();
+  return dense_csr_q_scratch_for(cpu_fast_paths(), p, x_bits, w_bits);
+}
+
+size_t dense_csr_q_scratch_for(const FastPaths* f, const DenseParams& p, int x_bits, int w_bits) {
   return f ? f->dense_csr_q_scratch(p, x_bits, w_bits) : 0;
 }
 

@@ -32,7 +32,10 @@ void dense_q_ref(const DenseParams& p, const QIn& x, const void* w, const QWeigh
 }
 
 size_t dense_q_scratch_size(const DenseParams& p, int x_bits, int w_bits) {
-  const FastPaths* f = cpu_fast_paths();
+  return dense_q_scratch_for(cpu_fast_paths(), p, x_bits, w_bits);
+}
+
+size_t dense_q_scratch_for(const FastPaths* f, const DenseParams& p, int x_bits, int w_bits) {
   return f ? f->dense_q_scratch(p, x_bits, w_bits) : 0;
 }
 

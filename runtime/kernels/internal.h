@@ -169,6 +169,13 @@ const FastPaths* cpu_fast_paths();
 /// The fast paths in use now (nullptr when forced to scalar or none exist).
 const FastPaths* fast_paths();
 
+/// Scratch bytes of conv2d_q / dense_q / dense_csr_q when they run with the fast paths `f`
+/// (nullptr: the scalar kernels, which need none). The public *_scratch_size functions pass
+/// cpu_fast_paths(); the planner passes nullptr to size a scalar-only target's arena.
+size_t conv2d_q_scratch_for(const FastPaths* f, const Conv2dParams& p, int x_bits, int w_bits);
+size_t dense_q_scratch_for(const FastPaths* f, const DenseParams& p, int x_bits, int w_bits);
+size_t dense_csr_q_scratch_for(const FastPaths* f, const DenseParams& p, int x_bits, int w_bits);
+
 /// One im2col row: the input under tap k = (ic * kh + i) * kw + j for the output pixels
 /// p0 .. p0 + nt - 1 (row-major over out_h x out_w) of one group (xg: its first input channel);
 /// 0 in the padding and beyond the last pixel.

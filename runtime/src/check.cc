@@ -16,6 +16,15 @@ Status fail_with(shrink_rt_status code, const char* prefix, const char* fmt, va_
   return st;
 }
 
+Status fail_at(shrink_rt_status code, const char* file, int line) {
+  Status st;
+  st.code = code;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.32s:%d", file, line);
+  st.message = buf;
+  return st;
+}
+
 Status fail(shrink_rt_status code, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

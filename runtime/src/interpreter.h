@@ -3,7 +3,8 @@
 // plan; the C API (shrink_rt.h) wraps it.
 //
 //   shrink::rt::Plan plan;
-//   Status s = shrink::rt::prepare_plan(model, plan);          // offsets, scratch, codebooks
+//   const shrink::rt::KernelSet ks = shrink::rt::kernel_set(shrink_rt_kernels_all);
+//   Status s = shrink::rt::prepare_plan(model, plan, ks);      // kernels, offsets, scratch, codebooks
 //   std::vector<uint8_t> arena(plan.arena_bytes());             // + 63 bytes for alignment
 //   shrink::rt::set_input_f32(model, plan, arena.data(), 0, x);  // normalizes, keeps float
 //   s = shrink::rt::run_plan(model, plan, arena.data());
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernel_table.h"
 #include "kernels/kernels.h"
 #include "model.h"
 
@@ -46,6 +48,8 @@ struct Plan {
   std::vector<int8_t> layer_fl;         ///< per op: the weight FL when it is one per layer
   uint64_t size = 0;                    ///< bytes from the 64-aligned arena base
   bool keep_all = false;                ///< every tensor kept to the end (dumps)
+  KernelSet kernels;                    ///< the registered kernels (shrink_rt_load_kernels)
+  std::vector<const shrink_rt_kernel*> op_kernel;  ///< per op: its kernel, nullptr for views
 
   // Per graph input: the Quantize op that consumes it (-1: none) and whether the caller gave
   // the quantized integers directly (that op is skipped).
@@ -66,10 +70,17 @@ struct Plan {
   size_t arena_bytes() const { return static_cast<size_t>(size + kArenaAlign - 1); }
 };
 
-/// Plans the arena of a validated model. keep_all: no buffer is reused (every tensor can be read
-/// after the run). Fails with SHRINK_RT_UNSUPPORTED for storage the kernels do not take (e.g. a
-/// sparse bias). Allocates (at load time only).
-Status prepare_plan(const Model& m, Plan& plan, bool keep_all = false) noexcept;
+struct PlanOptions {
+  bool keep_all = false;  ///< no buffer is reused (every tensor can be read after the run)
+  /// Scratch sized for the scalar kernels (a target without fast paths) instead of this CPU's.
+  /// Such a plan is for its size only (shrink_rt_arena_size_scalar): never run it here.
+  bool scalar = false;
+};
+
+/// Plans the arena of a validated model and picks each op's kernel from `kernels`. Fails with
+/// SHRINK_RT_UNSUPPORTED for an op whose kernel is not registered and for storage the kernels
+/// do not take (e.g. a sparse bias). Allocates (at load time only).
+Status prepare_plan(const Model& m, Plan& plan, const KernelSet& kernels, const PlanOptions& opt = {}) noexcept;
 
 /// The 64-aligned base of a caller's arena.
 inline uint8_t* arena_base(void* arena) {

@@ -10,6 +10,10 @@
 #include "check.h"
 #include "huffman.h"
 
+// Status sites with a tensor / op context (tfail, ofail below; terse builds: the site only).
+#define SHRINK_RT_TFAIL(t, code, ...) SHRINK_RT_MESSAGE(code, tfail(t, code, __VA_ARGS__))
+#define SHRINK_RT_OFAIL(i, o, code, ...) SHRINK_RT_MESSAGE(code, ofail(i, o, code, __VA_ARGS__))
+
 namespace shrink::rt {
 
 namespace {
@@ -75,36 +79,36 @@ class Loader {
     // The magic first (so "not a model" is told apart from a truncated model), then the
     // version (so a newer file is named as such even if its layout changed), then the CRC.
     const uint64_t have = std::min<uint64_t>(size_, 8);
-    if (size_ == 0) return fail(SHRINK_RT_NOT_A_MODEL, "not a .shr model: the buffer is empty");
+    if (size_ == 0) return SHRINK_RT_FAIL(SHRINK_RT_NOT_A_MODEL, "not a .shr model: the buffer is empty");
     if (std::memcmp(p_, shr::kMagic, static_cast<size_t>(have)) != 0)
-      return fail(SHRINK_RT_NOT_A_MODEL, "not a .shr model: the first bytes are not the .shr magic 89 53 48 52 0D 0A 1A 0A");
+      return SHRINK_RT_FAIL(SHRINK_RT_NOT_A_MODEL, "not a .shr model: the first bytes are not the .shr magic 89 53 48 52 0D 0A 1A 0A");
     if (size_ < sizeof(shr::FileHeader))
-      return fail(SHRINK_RT_CORRUPT_MODEL, "truncated: the file has %llu bytes, less than the 64-byte header", ull(size_));
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "truncated: the file has %llu bytes, less than the 64-byte header", ull(size_));
     Cursor c(p_, size_);
     c.read(h_);
     if (h_.version > shr::kVersion)
-      return fail(SHRINK_RT_UNSUPPORTED, "format version %u is newer than this runtime's version %u (shrink-rt %s); update the runtime",
+      return SHRINK_RT_FAIL(SHRINK_RT_UNSUPPORTED, "format version %" PRIu32 " is newer than this runtime's version %" PRIu32 " (shrink-rt %s); update the runtime",
                   h_.version, shr::kVersion, shrink_rt_version());
-    if (h_.version == 0) return fail(SHRINK_RT_CORRUPT_MODEL, "header: format version 0 is invalid (versions start at 1)");
+    if (h_.version == 0) return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "header: format version 0 is invalid (versions start at 1)");
     if (h_.section_count < 1 || h_.section_count > shr::kMaxSections)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "header: section_count %u is outside 1..%u", h_.section_count, shr::kMaxSections);
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "header: section_count %" PRIu32 " is outside 1..%" PRIu32, h_.section_count, shr::kMaxSections);
     const uint64_t table_end = sizeof(shr::FileHeader) + uint64_t{h_.section_count} * sizeof(shr::SectionEntry);
     if (table_end > size_)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "truncated: the section table ends at byte %llu but the file has %llu bytes",
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "truncated: the section table ends at byte %llu but the file has %llu bytes",
                   ull(table_end), ull(size_));
     uint32_t crc = shr::crc32(p_, shr::kHeaderCrcSpan);
     crc = shr::crc32_update(crc, p_ + sizeof(shr::FileHeader), static_cast<size_t>(table_end - sizeof(shr::FileHeader)));
     if (crc != h_.header_crc)
-      return fail(SHRINK_RT_CHECKSUM_MISMATCH, "header CRC-32 mismatch: stored %u, computed %u", h_.header_crc, crc);
+      return SHRINK_RT_FAIL(SHRINK_RT_CHECKSUM_MISMATCH, "header CRC-32 mismatch: stored %" PRIu32 ", computed %" PRIu32, h_.header_crc, crc);
     if (h_.reserved0 != 0 || !zero_record_bytes(h_.reserved1))
-      return fail(SHRINK_RT_CORRUPT_MODEL, "header: reserved bytes are not zero");
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "header: reserved bytes are not zero");
     if (h_.flags & ~shr::kKnownHeaderFlags)
-      return fail(SHRINK_RT_UNSUPPORTED, "header: unknown flags 0x%x (known: 0x%x)", h_.flags, unsigned{shr::kKnownHeaderFlags});
+      return SHRINK_RT_FAIL(SHRINK_RT_UNSUPPORTED, "header: unknown flags 0x%" PRIx32 " (known: 0x%x)", h_.flags, unsigned{shr::kKnownHeaderFlags});
     if (h_.file_size != size_)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "%s: the file has %llu bytes, the header says %llu",
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "%s: the file has %llu bytes, the header says %llu",
                   h_.file_size > size_ ? "truncated" : "trailing bytes", ull(size_), ull(h_.file_size));
     if (h_.file_size % shr::kSectionAlign != 0)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "header: file_size %llu is not a multiple of 64", ull(h_.file_size));
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "header: file_size %llu is not a multiple of 64", ull(h_.file_size));
     m_.data = p_;
     m_.size = static_cast<size_t>(size_);
     m_.version = h_.version;
@@ -123,17 +127,17 @@ class Loader {
       shr::SectionEntry& e = entries[i];
       c.read(e);  // in range: checked by header()
       if (e.type < 1 || e.type > shr::kLastSectionType)
-        return fail(SHRINK_RT_UNSUPPORTED, "section %u: unknown section type %u", i, e.type);
+        return SHRINK_RT_FAIL(SHRINK_RT_UNSUPPORTED, "section %" PRIu32 ": unknown section type %" PRIu32, i, e.type);
       Section& s = sec_[e.type];
-      const char* name = section_name(e.type);
-      if (s.present) return fail(SHRINK_RT_CORRUPT_MODEL, "section %u: a second %s section", i, name);
-      if (e.reserved != 0) return fail(SHRINK_RT_CORRUPT_MODEL, "section %s: reserved field is not zero", name);
+      [[maybe_unused]] const char* name = section_name(e.type);  // messages only
+      if (s.present) return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "section %" PRIu32 ": a second %s section", i, name);
+      if (e.reserved != 0) return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "section %s: reserved field is not zero", name);
       if (e.offset != expect)
-        return fail(SHRINK_RT_CORRUPT_MODEL,
+        return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL,
                     "section %s: offset %llu, expected %llu (sections follow each other at 64-byte boundaries)", name,
                     ull(e.offset), ull(expect));
       if (!in_range(e.offset, e.size, size_))
-        return fail(SHRINK_RT_CORRUPT_MODEL, "section %s: bytes %llu + %llu run past the end of the file (%llu bytes)", name,
+        return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "section %s: bytes %llu + %llu run past the end of the file (%llu bytes)", name,
                     ull(e.offset), ull(e.size), ull(size_));
       SHRINK_RT_TRY(zero_gap(gap_begin, e.offset));
       s.data = p_ + e.offset;
@@ -143,26 +147,26 @@ class Loader {
       expect = shr::align_up(gap_begin, shr::kSectionAlign);
     }
     if (expect != size_)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "the last section ends at byte %llu, so the file should have %llu bytes, not %llu",
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "the last section ends at byte %llu, so the file should have %llu bytes, not %llu",
                   ull(gap_begin), ull(expect), ull(size_));
     SHRINK_RT_TRY(zero_gap(gap_begin, size_));
     for (const shr::SectionEntry& e : entries) {
       const uint32_t crc = shr::crc32(p_ + e.offset, static_cast<size_t>(e.size));
       if (crc != e.crc)
-        return fail(SHRINK_RT_CHECKSUM_MISMATCH, "section %s: CRC-32 mismatch: stored %u, computed %u", section_name(e.type),
+        return SHRINK_RT_FAIL(SHRINK_RT_CHECKSUM_MISMATCH, "section %s: CRC-32 mismatch: stored %" PRIu32 ", computed %" PRIu32, section_name(e.type),
                     e.crc, crc);
     }
     for (shr::SectionType t : {shr::SectionType::Strings, shr::SectionType::Meta, shr::SectionType::GraphIO,
                                shr::SectionType::Tensors, shr::SectionType::Ops, shr::SectionType::OpInputs,
                                shr::SectionType::Data})
       if (!sec(t).present)
-        return fail(SHRINK_RT_CORRUPT_MODEL, "the file has no %s section", section_name(static_cast<uint32_t>(t)));
+        return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "the file has no %s section", section_name(static_cast<uint32_t>(t)));
     return {};
   }
 
   Status zero_gap(uint64_t begin, uint64_t end) {
     for (uint64_t i = begin; i < end; ++i)
-      if (p_[i] != 0) return fail(SHRINK_RT_CORRUPT_MODEL, "padding byte %llu is %u, expected 0", ull(i), unsigned{p_[i]});
+      if (p_[i] != 0) return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "padding byte %llu is %u, expected 0", ull(i), unsigned{p_[i]});
     return {};
   }
 
@@ -170,11 +174,11 @@ class Loader {
   Status str(const shr::StrRef& r, std::string_view& out, const char* what) {
     const Section& s = sec(shr::SectionType::Strings);
     if (!in_range(r.offset, uint64_t{r.length} + 1, s.size))
-      return fail(SHRINK_RT_CORRUPT_MODEL, "%s: string at %u of length %u runs past the Strings section (%llu bytes)", what,
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "%s: string at %" PRIu32 " of length %" PRIu32 " runs past the Strings section (%llu bytes)", what,
                   r.offset, r.length, ull(s.size));
     const char* b = reinterpret_cast<const char*>(s.data + r.offset);
     if (b[r.length] != '\0' || std::memchr(b, 0, r.length) != nullptr)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "%s: string at %u is not NUL-terminated at length %u", what, r.offset, r.length);
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "%s: string at %" PRIu32 " is not NUL-terminated at length %" PRIu32, what, r.offset, r.length);
     out = std::string_view(b, r.length);
     return {};
   }
@@ -183,7 +187,7 @@ class Loader {
   Status table(shr::SectionType t, std::vector<T>& out) {
     const Section& s = sec(t);
     if (s.size % sizeof(T) != 0)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "section %s: %llu bytes is not a multiple of its %zu-byte records",
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "section %s: %llu bytes is not a multiple of its %zu-byte records",
                   section_name(static_cast<uint32_t>(t)), ull(s.size), sizeof(T));
     out.resize(static_cast<size_t>(s.size / sizeof(T)));  // bounded by the file size
     if (s.size) std::memcpy(out.data(), s.data, static_cast<size_t>(s.size));
@@ -193,34 +197,34 @@ class Loader {
   Status meta() {
     const Section& ms = sec(shr::SectionType::Meta);
     if (ms.size != sizeof(shr::MetaRecord))
-      return fail(SHRINK_RT_CORRUPT_MODEL, "section Meta: %llu bytes, expected 64", ull(ms.size));
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "section Meta: %llu bytes, expected 64", ull(ms.size));
     shr::MetaRecord r;
     std::memcpy(&r, ms.data, sizeof r);
-    if (!zero_record_bytes(r.reserved)) return fail(SHRINK_RT_CORRUPT_MODEL, "Meta: reserved bytes are not zero");
+    if (!zero_record_bytes(r.reserved)) return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "Meta: reserved bytes are not zero");
     SHRINK_RT_TRY(str(r.name, m_.name, "Meta name"));
     SHRINK_RT_TRY(str(r.producer, m_.producer, "Meta producer"));
     if (r.input_count < 1 || r.output_count < 1)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "Meta: %u inputs and %u outputs, expected at least one of each", r.input_count,
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "Meta: %" PRIu32 " inputs and %" PRIu32 " outputs, expected at least one of each", r.input_count,
                   r.output_count);
     std::vector<uint32_t> io;
     SHRINK_RT_TRY(table(shr::SectionType::GraphIO, io));
     if (io.size() != uint64_t{r.input_count} + r.output_count)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "section GraphIO: %zu ids, expected %u inputs + %u outputs", io.size(),
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "section GraphIO: %zu ids, expected %" PRIu32 " inputs + %" PRIu32 " outputs", io.size(),
                   r.input_count, r.output_count);
     m_.inputs.assign(io.begin(), io.begin() + r.input_count);
     m_.outputs.assign(io.begin() + r.input_count, io.end());
     std::vector<float> norm;
     if (sec(shr::SectionType::Normalization).present) SHRINK_RT_TRY(table(shr::SectionType::Normalization, norm));
     if (norm.size() != uint64_t{r.mean_count} + r.std_count)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "section Normalization: %zu values, expected %u means + %u stds", norm.size(),
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "section Normalization: %zu values, expected %" PRIu32 " means + %" PRIu32 " stds", norm.size(),
                   r.mean_count, r.std_count);
     m_.mean.assign(norm.begin(), norm.begin() + r.mean_count);
     m_.std.assign(norm.begin() + r.mean_count, norm.end());
     for (float v : m_.mean)
-      if (!std::isfinite(v)) return fail(SHRINK_RT_CORRUPT_MODEL, "Normalization: mean %g is not finite", double{v});
+      if (!std::isfinite(v)) return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "Normalization: mean %g is not finite", double{v});
     for (float v : m_.std)
       if (!std::isfinite(v) || v == 0.0f)
-        return fail(SHRINK_RT_CORRUPT_MODEL, "Normalization: std %g must be finite and nonzero", double{v});
+        return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "Normalization: std %g must be finite and nonzero", double{v});
     std::vector<shr::StrRef> labels;
     if (sec(shr::SectionType::Labels).present) SHRINK_RT_TRY(table(shr::SectionType::Labels, labels));
     m_.labels.resize(labels.size());
@@ -237,7 +241,7 @@ class Loader {
 
   __attribute__((format(printf, 3, 4))) static Status tfail(const TensorCtx& t, shrink_rt_status code, const char* fmt, ...) {
     char prefix[160];
-    std::snprintf(prefix, sizeof prefix, "tensor %u '%.100s': ", t.id, t.name.data());
+    std::snprintf(prefix, sizeof prefix, "tensor %u '%.100s': ", static_cast<unsigned>(t.id), t.name.data());
     va_list ap;
     va_start(ap, fmt);
     Status s = fail_with(code, prefix, fmt, ap);
@@ -247,10 +251,10 @@ class Loader {
 
   /// Part k of a tensor: 16-byte aligned, inside the Data section, exactly `expect` bytes.
   Status part(const TensorCtx& t, const shr::TensorRecord& r, int k, uint64_t expect, const uint8_t*& out) {
-    static const char* const kPart[] = {"values", "part 1", "part 2", "channel FLs"};
+    [[maybe_unused]] static const char* const kPart[] = {"values", "part 1", "part 2", "channel FLs"};
     const shr::Part& pt = r.parts[k];
     if (pt.size != expect)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "%s (part %d) has %llu bytes, expected %llu", kPart[k], k, ull(pt.size),
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "%s (part %d) has %llu bytes, expected %llu", kPart[k], k, ull(pt.size),
                    ull(expect));
     return part_span(t, r, k, out);
   }
@@ -260,9 +264,9 @@ class Loader {
     const shr::Part& pt = r.parts[k];
     const Section& d = sec(shr::SectionType::Data);
     if (pt.offset % shr::kPartAlign != 0)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "part %d offset %llu is not a multiple of 16", k, ull(pt.offset));
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "part %d offset %llu is not a multiple of 16", k, ull(pt.offset));
     if (!in_range(pt.offset, pt.size, d.size))
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "part %d bytes %llu + %llu run past the Data section (%llu bytes)", k,
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "part %d bytes %llu + %llu run past the Data section (%llu bytes)", k,
                    ull(pt.offset), ull(pt.size), ull(d.size));
     out = d.data + pt.offset;
     return {};
@@ -270,7 +274,7 @@ class Loader {
 
   Status unused_part(const TensorCtx& t, const shr::TensorRecord& r, int k) {
     if (r.parts[k].offset != 0 || r.parts[k].size != 0)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "part %d is unused for this storage but is not {0, 0}", k);
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "part %d is unused for this storage but is not {0, 0}", k);
     return {};
   }
 
@@ -281,7 +285,7 @@ class Loader {
     for (uint64_t i = 0; i < n; ++i) {
       const int64_t v = static_cast<int64_t>(element(d.dtype, p, i));
       if (v < lo || v > hi)
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "%s %llu is %lld, outside the %d-bit range %lld..%lld", what, ull(i),
+        return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "%s %llu is %lld, outside the %d-bit range %lld..%lld", what, ull(i),
                      ll(v), d.bits, ll(lo), ll(hi));
     }
     return {};
@@ -291,7 +295,7 @@ class Loader {
     const int lo = dtype == DType::I32 ? 2 * shr::kMinFl : shr::kMinFl;
     const int hi = dtype == DType::I32 ? 2 * shr::kMaxFl : shr::kMaxFl;
     if (fl < lo || fl > hi)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "%s %d is outside %d..%d for %s", what, fl, lo, hi, shr::dtype_name(dtype));
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "%s %d is outside %d..%d for %s", what, fl, lo, hi, shr::dtype_name(dtype));
     return {};
   }
 
@@ -299,12 +303,12 @@ class Loader {
     TensorCtx t{id, {}};
     SHRINK_RT_TRY(str(r.name, d.name, "tensor name"));
     t.name = d.name;
-    if (r.dtype > shr::kLastDType) return tfail(t, SHRINK_RT_UNSUPPORTED, "unknown dtype %u", unsigned{r.dtype});
-    if (r.storage > shr::kLastStorage) return tfail(t, SHRINK_RT_UNSUPPORTED, "unknown storage %u", unsigned{r.storage});
-    if (r.encoding > shr::kLastEncoding) return tfail(t, SHRINK_RT_UNSUPPORTED, "unknown encoding %u", unsigned{r.encoding});
-    if (r.flags & ~shr::kKnownTensorFlags) return tfail(t, SHRINK_RT_UNSUPPORTED, "unknown flags 0x%x", unsigned{r.flags});
+    if (r.dtype > shr::kLastDType) return SHRINK_RT_TFAIL(t, SHRINK_RT_UNSUPPORTED, "unknown dtype %u", unsigned{r.dtype});
+    if (r.storage > shr::kLastStorage) return SHRINK_RT_TFAIL(t, SHRINK_RT_UNSUPPORTED, "unknown storage %u", unsigned{r.storage});
+    if (r.encoding > shr::kLastEncoding) return SHRINK_RT_TFAIL(t, SHRINK_RT_UNSUPPORTED, "unknown encoding %u", unsigned{r.encoding});
+    if (r.flags & ~shr::kKnownTensorFlags) return SHRINK_RT_TFAIL(t, SHRINK_RT_UNSUPPORTED, "unknown flags 0x%x", unsigned{r.flags});
     if (!zero_record_bytes(r.reserved0) || !zero_record_bytes(r.reserved1))
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "reserved bytes are not zero");
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "reserved bytes are not zero");
     d.dtype = static_cast<DType>(r.dtype);
     d.storage = static_cast<Storage>(r.storage);
     d.encoding = static_cast<shr::Encoding>(r.encoding);
@@ -313,19 +317,19 @@ class Loader {
 
     // Shape.
     if (r.rank < 1 || r.rank > shr::kMaxRank)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "rank %u is outside 1..4", unsigned{r.rank});
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "rank %u is outside 1..4", unsigned{r.rank});
     d.rank = r.rank;
     uint64_t numel = 1;
     for (uint32_t i = 0; i < shr::kMaxRank; ++i) {
       const uint32_t v = r.dims[i];
       if (i >= r.rank) {
-        if (v != 0) return tfail(t, SHRINK_RT_CORRUPT_MODEL, "dims[%u] is %u beyond rank %u, expected 0", i, v, unsigned{r.rank});
+        if (v != 0) return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "dims[%" PRIu32 "] is %" PRIu32 " beyond rank %u, expected 0", i, v, unsigned{r.rank});
         continue;
       }
       if (v < 1 || v > shr::kMaxElements)
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "dims[%u] is %u, expected 1..%llu", i, v, ull(shr::kMaxElements));
+        return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "dims[%" PRIu32 "] is %" PRIu32 ", expected 1..%llu", i, v, ull(shr::kMaxElements));
       if (!mul_u64(numel, v, numel) || numel > shr::kMaxElements)
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "shape has more than %llu elements (dims[%u] = %u)", ull(shr::kMaxElements), i, v);
+        return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "shape has more than %llu elements (dims[%" PRIu32 "] = %" PRIu32 ")", ull(shr::kMaxElements), i, v);
       d.dims[i] = static_cast<int32_t>(v);
     }
     d.numel = static_cast<int64_t>(numel);
@@ -336,46 +340,46 @@ class Loader {
     switch (d.dtype) {
       case DType::F32:
         if (r.bits != 0 || r.fl != 0 || r.channel_fl_count != 0)
-          return tfail(t, SHRINK_RT_CORRUPT_MODEL, "f32 tensor with bits %u, fl %d, %u channel FLs (expected 0, 0, 0)",
+          return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "f32 tensor with bits %u, fl %d, %" PRIu32 " channel FLs (expected 0, 0, 0)",
                        unsigned{r.bits}, int{r.fl}, r.channel_fl_count);
         break;
       case DType::I8:
       case DType::I16: {
         const int lo = d.dtype == DType::I8 ? shr::kMinBits : 9, hi = d.dtype == DType::I8 ? 8 : shr::kMaxBits;
         if (r.bits < lo || r.bits > hi)
-          return tfail(t, SHRINK_RT_CORRUPT_MODEL, "bits %u is outside %d..%d for %s", unsigned{r.bits}, lo, hi,
+          return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "bits %u is outside %d..%d for %s", unsigned{r.bits}, lo, hi,
                        shr::dtype_name(d.dtype));
         SHRINK_RT_TRY(fl_range(t, d.dtype, r.fl, "fl"));
         break;
       }
       case DType::I32:
-        if (r.bits != 32) return tfail(t, SHRINK_RT_CORRUPT_MODEL, "bits %u, expected 32 for i32", unsigned{r.bits});
+        if (r.bits != 32) return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "bits %u, expected 32 for i32", unsigned{r.bits});
         SHRINK_RT_TRY(fl_range(t, d.dtype, r.fl, "fl"));
-        if (!d.constant) return tfail(t, SHRINK_RT_CORRUPT_MODEL, "i32 is for constant biases only");
+        if (!d.constant) return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "i32 is for constant biases only");
         break;
       default:
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "dtype %s is only for CSR indices", shr::dtype_name(d.dtype));
+        return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "dtype %s is only for CSR indices", shr::dtype_name(d.dtype));
     }
     if (r.channel_fl_count != 0) {
-      if (!d.constant) return tfail(t, SHRINK_RT_CORRUPT_MODEL, "an activation cannot have per-channel FLs");
+      if (!d.constant) return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "an activation cannot have per-channel FLs");
       if (r.channel_fl_count != r.dims[0])
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "%u channel FLs, expected dims[0] = %u", r.channel_fl_count, r.dims[0]);
-      if (r.fl != 0) return tfail(t, SHRINK_RT_CORRUPT_MODEL, "fl is %d with per-channel FLs, expected 0", int{r.fl});
+        return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "%" PRIu32 " channel FLs, expected dims[0] = %" PRIu32, r.channel_fl_count, r.dims[0]);
+      if (r.fl != 0) return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "fl is %d with per-channel FLs, expected 0", int{r.fl});
     }
 
     // Activations: no data.
     const bool codebook = d.storage == Storage::Codebook || d.storage == Storage::CsrCodebook,
                csr = d.storage == Storage::Csr || d.storage == Storage::CsrCodebook;
     if (!codebook && (r.index_bits || r.centroid_count || d.zero_reserved))
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "codebook fields are set for %s storage", shr::storage_name(d.storage));
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "codebook fields are set for %s storage", shr::storage_name(d.storage));
     if (d.encoding == shr::Encoding::Huffman && !codebook)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "huffman encoding is only defined for codebook storages, not %s",
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "huffman encoding is only defined for codebook storages, not %s",
                    shr::storage_name(d.storage));
     if (!csr && (r.nnz || r.row_ptr_type || r.col_type))
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR fields are set for %s storage", shr::storage_name(d.storage));
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "CSR fields are set for %s storage", shr::storage_name(d.storage));
     if (!d.constant) {
       if (d.storage != Storage::Dense)
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "an activation must be dense, not %s", shr::storage_name(d.storage));
+        return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "an activation must be dense, not %s", shr::storage_name(d.storage));
       for (int k = 0; k < 4; ++k) SHRINK_RT_TRY(unused_part(t, r, k));
       return {};
     }
@@ -414,16 +418,16 @@ class Loader {
 
   Status index_type(const TensorCtx& t, uint8_t v, uint64_t max_value, const char* what, DType& out) {
     if (v != static_cast<uint8_t>(DType::U8) && v != static_cast<uint8_t>(DType::U16) && v != static_cast<uint8_t>(DType::U32))
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "%s type %u is not u8, u16 or u32", what, unsigned{v});
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "%s type %u is not u8, u16 or u32", what, unsigned{v});
     out = static_cast<DType>(v);
     const uint64_t cap = (uint64_t{1} << (8 * shr::dtype_size(out))) - 1;
     if (max_value > cap)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "%s type %s cannot hold %llu", what, shr::dtype_name(out), ull(max_value));
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "%s type %s cannot hold %llu", what, shr::dtype_name(out), ull(max_value));
     return {};
   }
 
   Status csr_storage(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d) {
-    if (d.dtype == DType::I32) return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR values must be f32, i8 or i16");
+    if (d.dtype == DType::I32) return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "CSR values must be f32, i8 or i16");
     SHRINK_RT_TRY(csr_shape(t, r, d));
     SHRINK_RT_TRY(index_type(t, r.col_type, static_cast<uint64_t>(d.cols - 1), "column index", d.col_type));
     const uint64_t esize = shr::dtype_size(d.dtype);
@@ -436,10 +440,10 @@ class Loader {
       for (uint32_t k = b; k < e; ++k) {
         const uint32_t col = d.col_at(k);
         if (col >= d.cols)
-          return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR column index %u (entry %u, row %lld) is not below %lld columns", col,
+          return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "CSR column index %" PRIu32 " (entry %" PRIu32 ", row %lld) is not below %lld columns", col,
                        k, ll(row), ll(d.cols));
         if (k > b && col <= d.col_at(k - 1))
-          return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR columns of row %lld are not strictly increasing at entry %u", ll(row), k);
+          return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "CSR columns of row %lld are not strictly increasing at entry %" PRIu32, ll(row), k);
       }
     }
     return int_range(t, d, d.values, d.nnz, "value");
@@ -452,23 +456,23 @@ class Loader {
     d.cols = d.numel / d.rows;
     d.nnz = r.nnz;
     if (d.nnz > static_cast<uint64_t>(d.numel))
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "nnz %u exceeds the %lld elements", d.nnz, ll(d.numel));
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "nnz %" PRIu32 " exceeds the %lld elements", d.nnz, ll(d.numel));
     return index_type(t, r.row_ptr_type, d.nnz, "row pointer", d.row_ptr_type);
   }
 
   /// CSR row pointers (d.row_ptr, d.rows, d.nnz set): row_ptr[0] = 0, non-decreasing within
   /// 0..nnz, row_ptr[rows] = nnz.
   Status row_ptrs(const TensorCtx& t, const TensorDesc& d) {
-    if (d.row_ptr_at(0) != 0) return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR row_ptr[0] is %u, expected 0", d.row_ptr_at(0));
+    if (d.row_ptr_at(0) != 0) return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "CSR row_ptr[0] is %" PRIu32 ", expected 0", d.row_ptr_at(0));
     for (int64_t row = 0; row < d.rows; ++row) {
       const uint32_t b = d.row_ptr_at(row), e = d.row_ptr_at(row + 1);
       if (e < b || e > d.nnz)
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL,
-                     "CSR row_ptr is not monotone within 0..nnz: row_ptr[%lld] = %u, row_ptr[%lld] = %u, nnz %u", ll(row), b,
+        return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL,
+                     "CSR row_ptr is not monotone within 0..nnz: row_ptr[%lld] = %" PRIu32 ", row_ptr[%lld] = %" PRIu32 ", nnz %" PRIu32, ll(row), b,
                      ll(row + 1), e, d.nnz);
     }
     if (d.row_ptr_at(d.rows) != d.nnz)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR row_ptr[rows] is %u, expected nnz %u", d.row_ptr_at(d.rows), d.nnz);
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "CSR row_ptr[rows] is %" PRIu32 ", expected nnz %" PRIu32, d.row_ptr_at(d.rows), d.nnz);
     return {};
   }
 
@@ -476,13 +480,13 @@ class Loader {
   /// indices (part 1), each below centroid_count, the unused bits of the last byte zero.
   Status codebook_parts(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d, uint64_t count) {
     if (d.dtype != DType::I8 && d.dtype != DType::I16)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "codebook centroids must be i8 or i16 fixed point, not %s", shr::dtype_name(d.dtype));
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "codebook centroids must be i8 or i16 fixed point, not %s", shr::dtype_name(d.dtype));
     if (r.index_bits < 1 || r.index_bits > shr::kMaxIndexBits)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "index_bits %u is outside 1..8", unsigned{r.index_bits});
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "index_bits %u is outside 1..8", unsigned{r.index_bits});
     d.index_bits = r.index_bits;
     const uint32_t k_max = 1u << d.index_bits;
     if (r.centroid_count < 1 || r.centroid_count > k_max)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "centroid_count %u is outside 1..%u (2^index_bits)", r.centroid_count, k_max);
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "centroid_count %" PRIu32 " is outside 1..%" PRIu32 " (2^index_bits)", r.centroid_count, k_max);
     d.centroid_count = r.centroid_count;
     SHRINK_RT_TRY(part(t, r, 0, uint64_t{d.centroid_count} * shr::dtype_size(d.dtype), d.values));
     const uint64_t bytes = shr::packed_index_bytes(count, d.index_bits);
@@ -492,14 +496,14 @@ class Loader {
       SHRINK_RT_TRY(part(t, r, 1, bytes, d.indices));
     SHRINK_RT_TRY(int_range(t, d, d.values, d.centroid_count, "centroid"));
     if (d.zero_reserved && element(d.dtype, d.values, 0) != 0)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "zero_reserved is set but centroid 0 is %g", element(d.dtype, d.values, 0));
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "zero_reserved is set but centroid 0 is %g", element(d.dtype, d.values, 0));
     for (uint64_t i = 0; i < count; ++i) {
       const uint32_t idx = d.index_at(static_cast<int64_t>(i));
       if (idx >= d.centroid_count) return bad_index(t, d, idx, i);
     }
     const uint64_t used_bits = count * static_cast<uint64_t>(d.index_bits);
     if (used_bits % 8 && (d.indices[bytes - 1] >> (used_bits % 8)) != 0)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "the unused bits of the last codebook index byte are not zero");
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "the unused bits of the last codebook index byte are not zero");
     return {};
   }
 
@@ -510,15 +514,15 @@ class Loader {
     HuffmanHeader h;
     int st = huffman_read_header(p, static_cast<size_t>(size), &h);
     if (st == kHuffmanOk && h.stream_bytes != size)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s has %llu bytes, its part %llu", what,
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s has %llu bytes, its part %llu", what,
                    ull(h.stream_bytes), ull(size));
     if (st == kHuffmanOk && h.count != count)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s decodes to %u symbols, expected %llu", what,
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s decodes to %" PRIu32 " symbols, expected %llu", what,
                    h.count, ull(count));
     if (st == kHuffmanOk) {
       const uint64_t n = extra + count;  // count < 2^31, extra < 2^35: no overflow
       if (m_.decoded_bytes + n > shr::kMaxDecodedPerFileByte * size_)
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "Huffman data decode to more than %llu times the file size",
+        return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "Huffman data decode to more than %llu times the file size",
                      ull(shr::kMaxDecodedPerFileByte));
       m_.decoded.emplace_back(new uint8_t[n ? n : 1]);  // bad_alloc: out of memory (load_model)
       block = m_.decoded.back().get();
@@ -528,7 +532,7 @@ class Loader {
       st = huffman_decode(p, static_cast<size_t>(size), block + extra, static_cast<size_t>(count), &used);
     }
     if (st != kHuffmanOk)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s is invalid: %s", what, huffman_status_str(st));
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s is invalid: %s", what, huffman_status_str(st));
     return {};
   }
 
@@ -552,7 +556,7 @@ class Loader {
   }
 
   Status bad_index(const TensorCtx& t, const TensorDesc& d, uint32_t idx, uint64_t i) {
-    return tfail(t, SHRINK_RT_CORRUPT_MODEL, "codebook index %u of %s %llu is not below the %u centroids", idx,
+    return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "codebook index %" PRIu32 " of %s %llu is not below the %" PRIu32 " centroids", idx,
                  d.storage == Storage::Codebook ? "element" : "entry", ull(i), d.centroid_count);
   }
 
@@ -565,10 +569,10 @@ class Loader {
   /// column gaps in part 2. Padding entries (index 0) need zero_reserved and have gap 255.
   Status csr_codebook_storage(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d) {
     if (!d.zero_reserved)
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "csr-codebook storage needs zero_reserved");
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "csr-codebook storage needs zero_reserved");
     SHRINK_RT_TRY(csr_shape(t, r, d));
     if (r.col_type != static_cast<uint8_t>(DType::U8))
-      return tfail(t, SHRINK_RT_CORRUPT_MODEL, "csr-codebook col_type %u is not u8", unsigned{r.col_type});
+      return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "csr-codebook col_type %u is not u8", unsigned{r.col_type});
     d.col_type = DType::U8;
     SHRINK_RT_TRY(codebook_parts(t, r, d, d.nnz));
     const uint64_t ptr_bytes = static_cast<uint64_t>(d.rows + 1) * shr::dtype_size(d.row_ptr_type);
@@ -576,7 +580,7 @@ class Loader {
     if (d.encoding == shr::Encoding::Huffman) {  // raw row_ptr, then the stream of the gaps
       SHRINK_RT_TRY(part_span(t, r, 2, structure));
       if (r.parts[2].size < ptr_bytes)
-        return tfail(t, SHRINK_RT_CORRUPT_MODEL, "part 2 has %llu bytes, fewer than the %llu of row_ptr",
+        return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "part 2 has %llu bytes, fewer than the %llu of row_ptr",
                      ull(r.parts[2].size), ull(ptr_bytes));
       uint8_t* block;
       SHRINK_RT_TRY(huffman_block(t, d, "the column gaps (part 2)", structure + ptr_bytes, r.parts[2].size - ptr_bytes,
@@ -594,13 +598,13 @@ class Loader {
       for (uint32_t k = d.row_ptr_at(row), e = d.row_ptr_at(row + 1); k < e; ++k) {
         const uint32_t gap = d.col_idx[k];
         if (gap == 0 && k != d.row_ptr_at(row))  // the same messages as CSR's
-          return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR columns of row %lld are not strictly increasing at entry %u", ll(row), k);
+          return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "CSR columns of row %lld are not strictly increasing at entry %" PRIu32, ll(row), k);
         col += gap;
         if (col >= d.cols)
-          return tfail(t, SHRINK_RT_CORRUPT_MODEL, "CSR column index %u (entry %u, row %lld) is not below %lld columns",
+          return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "CSR column index %" PRIu32 " (entry %" PRIu32 ", row %lld) is not below %lld columns",
                        static_cast<uint32_t>(col), k, ll(row), ll(d.cols));
         if (d.index_at(k) == 0 && gap != shr::kMaxCsrCodebookGap)
-          return tfail(t, SHRINK_RT_CORRUPT_MODEL, "csr-codebook entry %u (row %lld): padding (index 0) with gap %u, not 255", k,
+          return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "csr-codebook entry %" PRIu32 " (row %lld): padding (index 0) with gap %" PRIu32 ", not 255", k,
                        ll(row), gap);
       }
     }
@@ -610,7 +614,7 @@ class Loader {
   Status tensors() {
     std::vector<shr::TensorRecord> recs;
     SHRINK_RT_TRY(table(shr::SectionType::Tensors, recs));
-    if (recs.size() >= shr::kNoTensor) return fail(SHRINK_RT_CORRUPT_MODEL, "too many tensors");
+    if (recs.size() >= shr::kNoTensor) return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "too many tensors");
     m_.tensors.resize(recs.size());
     for (size_t i = 0; i < recs.size(); ++i) SHRINK_RT_TRY(tensor(static_cast<uint32_t>(i), recs[i], m_.tensors[i]));
     return {};
@@ -634,38 +638,38 @@ class Loader {
     SHRINK_RT_TRY(table(shr::SectionType::Ops, recs));
     const Section& in = sec(shr::SectionType::OpInputs);
     if (in.size % 4 != 0)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "section OpInputs: %llu bytes is not a multiple of 4", ull(in.size));
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "section OpInputs: %llu bytes is not a multiple of 4", ull(in.size));
     const uint64_t n_inputs = in.size / 4, n_tensors = m_.tensors.size();
     m_.ops.resize(recs.size());
     for (size_t i = 0; i < recs.size(); ++i) {
       const shr::OpRecord& r = recs[i];
       OpDesc& o = m_.ops[i];
       SHRINK_RT_TRY(str(r.name, o.name, "op name"));
-      if (r.opcode > shr::kLastOpCode) return ofail(i, o, SHRINK_RT_UNSUPPORTED, "unknown opcode %u", unsigned{r.opcode});
+      if (r.opcode > shr::kLastOpCode) return SHRINK_RT_OFAIL(i, o, SHRINK_RT_UNSUPPORTED, "unknown opcode %u", unsigned{r.opcode});
       if (r.activation > shr::kLastActivation)
-        return ofail(i, o, SHRINK_RT_UNSUPPORTED, "unknown activation %u", unsigned{r.activation});
-      if (r.flags & ~shr::kKnownOpFlags) return ofail(i, o, SHRINK_RT_UNSUPPORTED, "unknown flags 0x%x", unsigned{r.flags});
-      if (!zero_record_bytes(r.reserved)) return ofail(i, o, SHRINK_RT_CORRUPT_MODEL, "reserved bytes are not zero");
+        return SHRINK_RT_OFAIL(i, o, SHRINK_RT_UNSUPPORTED, "unknown activation %u", unsigned{r.activation});
+      if (r.flags & ~shr::kKnownOpFlags) return SHRINK_RT_OFAIL(i, o, SHRINK_RT_UNSUPPORTED, "unknown flags 0x%x", unsigned{r.flags});
+      if (!zero_record_bytes(r.reserved)) return SHRINK_RT_OFAIL(i, o, SHRINK_RT_CORRUPT_MODEL, "reserved bytes are not zero");
       o.code = static_cast<shr::OpCode>(r.opcode);
       o.activation = static_cast<shr::Activation>(r.activation);
       o.ceil_mode = (r.flags & shr::kOpCeilMode) != 0;
       o.count_include_pad = (r.flags & shr::kOpCountIncludePad) != 0;
       o.acc32 = (r.flags & shr::kOpAcc32) != 0;
       if (r.input_count < 1 || !in_range(r.input_first, r.input_count, n_inputs))
-        return ofail(i, o, SHRINK_RT_CORRUPT_MODEL,
-                     "inputs %u + %u are not within the %llu entries of OpInputs (at least one input)", r.input_first,
+        return SHRINK_RT_OFAIL(i, o, SHRINK_RT_CORRUPT_MODEL,
+                     "inputs %" PRIu32 " + %" PRIu32 " are not within the %llu entries of OpInputs (at least one input)", r.input_first,
                      r.input_count, ull(n_inputs));
       o.inputs = reinterpret_cast<const uint32_t*>(in.data) + r.input_first;
       o.input_count = r.input_count;
       for (uint32_t k = 0; k < o.input_count; ++k)
         if (o.input(k) >= n_tensors)
-          return ofail(i, o, SHRINK_RT_CORRUPT_MODEL, "input %u is tensor id %u, but there are %llu tensors", k, o.input(k),
+          return SHRINK_RT_OFAIL(i, o, SHRINK_RT_CORRUPT_MODEL, "input %" PRIu32 " is tensor id %" PRIu32 ", but there are %llu tensors", k, o.input(k),
                        ull(n_tensors));
-      const char* const kSlot[] = {"output", "weight", "bias", "lut"};
+      [[maybe_unused]] const char* const kSlot[] = {"output", "weight", "bias", "lut"};
       const uint32_t slots[] = {r.output, r.weight, r.bias, r.lut};
       for (int k = 0; k < 4; ++k)
         if ((k == 0 || slots[k] != shr::kNoTensor) && slots[k] >= n_tensors)
-          return ofail(i, o, SHRINK_RT_CORRUPT_MODEL, "%s tensor id %u, but there are %llu tensors", kSlot[k], slots[k],
+          return SHRINK_RT_OFAIL(i, o, SHRINK_RT_CORRUPT_MODEL, "%s tensor id %" PRIu32 ", but there are %llu tensors", kSlot[k], slots[k],
                        ull(n_tensors));
       o.output = r.output;
       o.weight = r.weight;
@@ -675,7 +679,7 @@ class Loader {
                                  r.dilation[1], r.pads[0],   r.pads[1],   r.pads[2],   r.pads[3]};
       for (uint32_t v : params)
         if (v > static_cast<uint32_t>(std::numeric_limits<int32_t>::max()))
-          return ofail(i, o, SHRINK_RT_CORRUPT_MODEL, "window parameter %u exceeds 2^31 - 1", v);
+          return SHRINK_RT_OFAIL(i, o, SHRINK_RT_CORRUPT_MODEL, "window parameter %" PRIu32 " exceeds 2^31 - 1", v);
       o.groups = static_cast<int32_t>(r.groups);
       for (int k = 0; k < 2; ++k) {
         o.kernel[k] = static_cast<int32_t>(r.kernel[k]);
@@ -720,21 +724,21 @@ double TensorDesc::value_at(int64_t i) const {
 Status load_model(const void* data, size_t size, Model& out) noexcept {
   try {
     out = Model{};
-    if (data == nullptr) return fail(SHRINK_RT_INVALID_ARGUMENT, "no model bytes (null pointer)");
+    if (data == nullptr) return SHRINK_RT_FAIL(SHRINK_RT_INVALID_ARGUMENT, "no model bytes (null pointer)");
     if (reinterpret_cast<uintptr_t>(data) % kBufferAlignment != 0)
-      return fail(SHRINK_RT_INVALID_ARGUMENT, "the model buffer must be aligned to %zu bytes (its address is %zu mod 64)",
+      return SHRINK_RT_FAIL(SHRINK_RT_INVALID_ARGUMENT, "the model buffer must be aligned to %zu bytes (its address is %zu mod 64)",
                   kBufferAlignment, static_cast<size_t>(reinterpret_cast<uintptr_t>(data) % 64));
-    if (!host_is_little_endian()) return fail(SHRINK_RT_UNSUPPORTED, "the runtime reads .shr files on little-endian hosts only");
+    if (!host_is_little_endian()) return SHRINK_RT_FAIL(SHRINK_RT_UNSUPPORTED, "the runtime reads .shr files on little-endian hosts only");
     Loader l(static_cast<const uint8_t*>(data), size, out);
     Status s = l.run();
     if (!s.ok()) out = Model{};
     return s;
   } catch (const std::bad_alloc&) {
     out = Model{};
-    return fail(SHRINK_RT_OUT_OF_MEMORY, "out of memory while loading the model description");
+    return SHRINK_RT_FAIL(SHRINK_RT_OUT_OF_MEMORY, "out of memory while loading the model description");
   } catch (...) {
     out = Model{};
-    return fail(SHRINK_RT_OUT_OF_MEMORY, "unexpected failure while loading the model");
+    return SHRINK_RT_FAIL(SHRINK_RT_OUT_OF_MEMORY, "unexpected failure while loading the model");
   }
 }
 

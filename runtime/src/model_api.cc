@@ -12,40 +12,40 @@ void FileBytes::Free::operator()(uint8_t* p) const { ::operator delete(p, std::a
 
 Status read_model_file(const char* path, FileBytes& out) noexcept {
   out = FileBytes{};
-  if (path == nullptr) return fail(SHRINK_RT_INVALID_ARGUMENT, "no file name (null pointer)");
+  if (path == nullptr) return SHRINK_RT_FAIL(SHRINK_RT_INVALID_ARGUMENT, "no file name (null pointer)");
   std::FILE* f = std::fopen(path, "rb");
-  if (!f) return fail(SHRINK_RT_IO_ERROR, "cannot open %s: %s", path, std::strerror(errno));
+  if (!f) return SHRINK_RT_FAIL(SHRINK_RT_IO_ERROR, "cannot open %s: %s", path, std::strerror(errno));
   struct Closer {
     std::FILE* f;
     ~Closer() { std::fclose(f); }
   } closer{f};
-  if (std::fseek(f, 0, SEEK_END) != 0) return fail(SHRINK_RT_IO_ERROR, "cannot seek in %s", path);
+  if (std::fseek(f, 0, SEEK_END) != 0) return SHRINK_RT_FAIL(SHRINK_RT_IO_ERROR, "cannot seek in %s", path);
   const long end = std::ftell(f);
-  if (end < 0 || std::fseek(f, 0, SEEK_SET) != 0) return fail(SHRINK_RT_IO_ERROR, "cannot tell the size of %s", path);
+  if (end < 0 || std::fseek(f, 0, SEEK_SET) != 0) return SHRINK_RT_FAIL(SHRINK_RT_IO_ERROR, "cannot tell the size of %s", path);
   const uint64_t size = static_cast<uint64_t>(end);
   // Before allocating for the whole file: its header must be a .shr header that claims this size
   // (anything else is refused by load_model anyway, with a better message from the full check).
   shr::FileHeader h{};
   if (size >= sizeof h) {
     if (std::fread(&h, 1, sizeof h, f) != sizeof h || std::fseek(f, 0, SEEK_SET) != 0)
-      return fail(SHRINK_RT_IO_ERROR, "cannot read %s", path);
+      return SHRINK_RT_FAIL(SHRINK_RT_IO_ERROR, "cannot read %s", path);
     if (std::memcmp(h.magic, shr::kMagic, 8) == 0 && h.version == shr::kVersion && h.file_size != size)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "%s: %s: the file has %llu bytes, the header says %llu", path,
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "%s: %s: the file has %llu bytes, the header says %llu", path,
                   h.file_size > size ? "truncated" : "trailing bytes", static_cast<unsigned long long>(size),
                   static_cast<unsigned long long>(h.file_size));
   }
   if (size > SIZE_MAX / 2)
-    return fail(SHRINK_RT_OUT_OF_MEMORY, "%s: %llu bytes do not fit in memory", path, static_cast<unsigned long long>(size));
+    return SHRINK_RT_FAIL(SHRINK_RT_OUT_OF_MEMORY, "%s: %llu bytes do not fit in memory", path, static_cast<unsigned long long>(size));
   try {
     uint8_t* p = static_cast<uint8_t*>(::operator new(size ? static_cast<size_t>(size) : 1, std::align_val_t{64}));
     out.data.reset(p);
   } catch (const std::bad_alloc&) {
-    return fail(SHRINK_RT_OUT_OF_MEMORY, "%s: cannot allocate %llu bytes", path, static_cast<unsigned long long>(size));
+    return SHRINK_RT_FAIL(SHRINK_RT_OUT_OF_MEMORY, "%s: cannot allocate %llu bytes", path, static_cast<unsigned long long>(size));
   }
   out.size = static_cast<size_t>(size);
   if (size && std::fread(out.data.get(), 1, out.size, f) != out.size) {
     out = FileBytes{};
-    return fail(SHRINK_RT_IO_ERROR, "cannot read %llu bytes from %s", static_cast<unsigned long long>(size), path);
+    return SHRINK_RT_FAIL(SHRINK_RT_IO_ERROR, "cannot read %llu bytes from %s", static_cast<unsigned long long>(size), path);
   }
   return {};
 }
@@ -66,11 +66,12 @@ shrink_rt_status report(const Status& s, char* msg, size_t msg_size) {
   return s.code;
 }
 
-shrink_rt_status finish(shrink_rt_model* m, Status s, shrink_rt_model** out, char* msg, size_t msg_size) {
+shrink_rt_status finish(shrink_rt_model* m, Status s, const shrink_rt_kernel* const* kernels, shrink_rt_model** out,
+                        char* msg, size_t msg_size) {
   if (s.ok()) {
     m->plan.reset(new (std::nothrow) shrink::rt::Plan);
-    s = m->plan ? shrink::rt::prepare_plan(m->model, *m->plan)
-                : shrink::rt::fail(SHRINK_RT_OUT_OF_MEMORY, "cannot allocate the arena plan");
+    s = m->plan ? shrink::rt::prepare_plan(m->model, *m->plan, shrink::rt::kernel_set(kernels))
+                : SHRINK_RT_FAIL(SHRINK_RT_OUT_OF_MEMORY, "cannot allocate the arena plan");
   }
   if (s.ok()) {
     *out = m;
@@ -91,19 +92,27 @@ bool valid_index(const V& v, int i) {
 
 extern "C" {
 
-shrink_rt_status shrink_rt_load(const void* data, size_t size, shrink_rt_model** out, char* msg, size_t msg_size) {
-  if (!out) return report(shrink::rt::fail(SHRINK_RT_INVALID_ARGUMENT, "out is a null pointer"), msg, msg_size);
+shrink_rt_status shrink_rt_load_kernels(const void* data, size_t size, const shrink_rt_kernel* const* kernels,
+                                        shrink_rt_model** out, char* msg, size_t msg_size) {
+  if (!out || !kernels)
+    return report(SHRINK_RT_FAIL(SHRINK_RT_INVALID_ARGUMENT, "out or the kernel list is a null pointer"), msg, msg_size);
   *out = nullptr;
   shrink_rt_model* m = new (std::nothrow) shrink_rt_model;
-  if (!m) return report(shrink::rt::fail(SHRINK_RT_OUT_OF_MEMORY, "cannot allocate the model"), msg, msg_size);
-  return finish(m, shrink::rt::load_model(data, size, m->model), out, msg, msg_size);
+  if (!m) return report(SHRINK_RT_FAIL(SHRINK_RT_OUT_OF_MEMORY, "cannot allocate the model"), msg, msg_size);
+  return finish(m, shrink::rt::load_model(data, size, m->model), kernels, out, msg, msg_size);
+}
+
+// Every kernel: the only reference to shrink_rt_kernels_all, so a firmware that calls
+// shrink_rt_load_kernels alone links only the kernels of its list.
+shrink_rt_status shrink_rt_load(const void* data, size_t size, shrink_rt_model** out, char* msg, size_t msg_size) {
+  return shrink_rt_load_kernels(data, size, shrink_rt_kernels_all, out, msg, msg_size);
 }
 
 shrink_rt_status shrink_rt_load_file(const char* path, shrink_rt_model** out, char* msg, size_t msg_size) {
-  if (!out) return report(shrink::rt::fail(SHRINK_RT_INVALID_ARGUMENT, "out is a null pointer"), msg, msg_size);
+  if (!out) return report(SHRINK_RT_FAIL(SHRINK_RT_INVALID_ARGUMENT, "out is a null pointer"), msg, msg_size);
   *out = nullptr;
   shrink_rt_model* m = new (std::nothrow) shrink_rt_model;
-  if (!m) return report(shrink::rt::fail(SHRINK_RT_OUT_OF_MEMORY, "cannot allocate the model"), msg, msg_size);
+  if (!m) return report(SHRINK_RT_FAIL(SHRINK_RT_OUT_OF_MEMORY, "cannot allocate the model"), msg, msg_size);
   Status s = shrink::rt::read_model_file(path, m->owned);
   if (s.ok()) {
     s = shrink::rt::load_model(m->owned.data.get(), m->owned.size, m->model);
@@ -114,7 +123,7 @@ shrink_rt_status shrink_rt_load_file(const char* path, shrink_rt_model** out, ch
       }
     }
   }
-  return finish(m, s, out, msg, msg_size);
+  return finish(m, s, shrink_rt_kernels_all, out, msg, msg_size);
 }
 
 void shrink_rt_free(shrink_rt_model* m) { delete m; }

@@ -33,6 +33,30 @@ extern "C" {
 
 size_t shrink_rt_arena_size(const shrink_rt_model* m) { return ready(m) ? m->plan->arena_bytes() : 0; }
 
+int shrink_rt_model_kernels(const shrink_rt_model* m, const char** names, int max) {
+  if (!ready(m)) return -1;
+  using shrink::rt::KernelId;
+  bool used[static_cast<size_t>(KernelId::kCount)] = {};
+  for (size_t i = 0; i < m->model.ops.size(); ++i) {
+    if (const shrink_rt_kernel* k = m->plan->op_kernel[i]) used[static_cast<size_t>(k->id)] = true;
+    if (m->plan->weight_buffer[i] >= 0) used[static_cast<size_t>(KernelId::kCodebookExpand)] = true;
+  }
+  int n = 0;
+  for (size_t id = 0; id < static_cast<size_t>(KernelId::kCount); ++id) {
+    if (!used[id]) continue;
+    if (names && n < max) names[n] = shrink::rt::kernel_name(static_cast<KernelId>(id));
+    ++n;
+  }
+  return n;
+}
+
+size_t shrink_rt_arena_size_scalar(const shrink_rt_model* m) {
+  if (!ready(m)) return 0;
+  Plan scalar;
+  const shrink::rt::PlanOptions opt{.keep_all = m->plan->keep_all, .scalar = true};
+  return shrink::rt::prepare_plan(m->model, scalar, m->plan->kernels, opt).ok() ? scalar.arena_bytes() : 0;
+}
+
 shrink_rt_status shrink_rt_input_format(const shrink_rt_model* m, int i, shrink_rt_dtype* dtype, int* bits, int* fl) {
   if (!ready(m) || i < 0 || static_cast<size_t>(i) >= m->model.inputs.size()) return SHRINK_RT_INVALID_ARGUMENT;
   const int32_t q = m->plan->quantize_op[static_cast<size_t>(i)];
@@ -133,7 +157,8 @@ shrink_rt_status shrink_rt_profile(const shrink_rt_model* m, int op, double* mic
 
 shrink_rt_status shrink_rt_keep_all_tensors(shrink_rt_model* m) {
   if (!ready(m)) return SHRINK_RT_INVALID_ARGUMENT;
-  return shrink::rt::prepare_plan(m->model, *m->plan, /*keep_all=*/true).code;
+  const shrink::rt::KernelSet kernels = m->plan->kernels;
+  return shrink::rt::prepare_plan(m->model, *m->plan, kernels, {.keep_all = true}).code;
 }
 
 const void* shrink_rt_tensor_data(const shrink_rt_model* m, const void* arena, int id) {

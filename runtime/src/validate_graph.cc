@@ -6,6 +6,9 @@
 
 #include "check.h"
 
+// A status site with the op's context (OpCheck::bad; terse builds: the site only).
+#define SHRINK_RT_BAD(...) SHRINK_RT_MESSAGE(SHRINK_RT_CORRUPT_MODEL, bad(__VA_ARGS__))
+
 namespace shrink::rt {
 
 namespace {
@@ -22,8 +25,8 @@ bool same_format(const TensorDesc& a, const TensorDesc& b) {
 }
 bool same_shape(const TensorDesc& a, const TensorDesc& b) { return a.rank == b.rank && a.dims == b.dims; }
 
-/// "[2, 3, 3]"
-Text shape_str(const TensorDesc& t) {
+/// "[2, 3, 3]" (messages only: unused in terse builds)
+[[maybe_unused]] Text shape_str(const TensorDesc& t) {
   Text x;
   int n = std::snprintf(x.s, sizeof x.s, "[");
   for (int i = 0; i < t.rank && n > 0 && n < static_cast<int>(sizeof x.s); ++i)
@@ -33,7 +36,7 @@ Text shape_str(const TensorDesc& t) {
 }
 
 /// "f32", "i8 8-bit fl 4", "i16 12-bit fl per channel"
-Text format_str(const TensorDesc& t) {
+[[maybe_unused]] Text format_str(const TensorDesc& t) {
   Text x;
   if (t.is_float()) std::snprintf(x.s, sizeof x.s, "f32");
   else if (t.channel_fl_count) std::snprintf(x.s, sizeof x.s, "%s %d-bit fl per channel", shr::dtype_name(t.dtype), t.bits);
@@ -58,13 +61,13 @@ class OpChecker {
         const TensorDesc& x = in(0);
         SHRINK_RT_TRY(want_rank(x, 3, "input"));
         if (y.rank != 3 || y.dims[0] != x.dims[0] || y.dims[1] != 1 || y.dims[2] != 1)
-          return bad("output %s, expected [%d, 1, 1] for input %s", shape_str(y).s, x.dims[0], shape_str(x).s);
+          return SHRINK_RT_BAD("output %s, expected [%" PRId32 ", 1, 1] for input %s", shape_str(y).s, x.dims[0], shape_str(x).s);
         return numeric(x, y, false);
       }
       case OpCode::Add: {
         SHRINK_RT_TRY(plain(2, UINT32_MAX));
         for (uint32_t k = 0; k < o_.input_count; ++k) {
-          if (!same_shape(in(k), y)) return bad("input %u %s differs from output %s", k, shape_str(in(k)).s, shape_str(y).s);
+          if (!same_shape(in(k), y)) return SHRINK_RT_BAD("input %" PRIu32 " %s differs from output %s", k, shape_str(in(k)).s, shape_str(y).s);
           SHRINK_RT_TRY(numeric(in(k), y, false));
         }
         return clamp();
@@ -74,7 +77,7 @@ class OpChecker {
       case OpCode::Reshape: {
         SHRINK_RT_TRY(plain(1, 1));
         if (in(0).numel != y.numel)
-          return bad("input %s and output %s differ in size", shape_str(in(0)).s, shape_str(y).s);
+          return SHRINK_RT_BAD("input %s and output %s differ in size", shape_str(in(0)).s, shape_str(y).s);
         return numeric(in(0), y, true);
       }
       case OpCode::ReLU:
@@ -87,20 +90,20 @@ class OpChecker {
       case OpCode::Tanh: return table_op();
       case OpCode::Softmax:
         SHRINK_RT_TRY(elementwise());
-        if (!in(0).is_float() || !y.is_float()) return bad("Softmax runs in float: input and output must be f32");
+        if (!in(0).is_float() || !y.is_float()) return SHRINK_RT_BAD("Softmax runs in float: input and output must be f32");
         return want_axis(y);
       case OpCode::Quantize:
         SHRINK_RT_TRY(elementwise());
         if (!in(0).is_float() || !is_fixed(y))
-          return bad("Quantize takes f32 to i8 / i16, got %s -> %s", format_str(in(0)).s, format_str(y).s);
+          return SHRINK_RT_BAD("Quantize takes f32 to i8 / i16, got %s -> %s", format_str(in(0)).s, format_str(y).s);
         return {};
       case OpCode::Dequantize:
         SHRINK_RT_TRY(elementwise());
         if (!is_fixed(in(0)) || !y.is_float())
-          return bad("Dequantize takes i8 / i16 to f32, got %s -> %s", format_str(in(0)).s, format_str(y).s);
+          return SHRINK_RT_BAD("Dequantize takes i8 / i16 to f32, got %s -> %s", format_str(in(0)).s, format_str(y).s);
         return {};
     }
-    return bad("unknown opcode");  // unreachable: opcodes are range-checked
+    return SHRINK_RT_BAD("unknown opcode");  // unreachable: opcodes are range-checked
   }
 
  private:
@@ -122,12 +125,12 @@ class OpChecker {
   }
 
   Status want_rank(const TensorDesc& x, int rank, const char* what) const {
-    if (x.rank != rank) return bad("%s %s must have rank %d", what, shape_str(x).s, rank);
+    if (x.rank != rank) return SHRINK_RT_BAD("%s %s must have rank %d", what, shape_str(x).s, rank);
     return {};
   }
 
   Status want_axis(const TensorDesc& y) const {
-    if (o_.axis < 0 || o_.axis >= y.rank) return bad("axis %d is outside 0..%d for %s", o_.axis, y.rank - 1, shape_str(y).s);
+    if (o_.axis < 0 || o_.axis >= y.rank) return SHRINK_RT_BAD("axis %" PRId32 " is outside 0..%d for %s", o_.axis, y.rank - 1, shape_str(y).s);
     return {};
   }
 
@@ -146,16 +149,16 @@ class OpChecker {
   /// and fields only on the ops they belong to.
   Status activation_field() const {
     const bool fusable = o_.code == OpCode::Conv2d || o_.code == OpCode::Linear || o_.code == OpCode::Add;
-    if (o_.code == OpCode::ReLU && o_.activation != Activation::ReLU) return bad("activation must be ReLU (1)");
-    if (o_.code == OpCode::ReLU6 && o_.activation != Activation::ReLU6) return bad("activation must be ReLU6 (2)");
+    if (o_.code == OpCode::ReLU && o_.activation != Activation::ReLU) return SHRINK_RT_BAD("activation must be ReLU (1)");
+    if (o_.code == OpCode::ReLU6 && o_.activation != Activation::ReLU6) return SHRINK_RT_BAD("activation must be ReLU6 (2)");
     if (!fusable && o_.code != OpCode::ReLU && o_.code != OpCode::ReLU6 && o_.activation != Activation::None)
-      return bad("activation %d cannot be fused into this op", static_cast<int>(o_.activation));
-    if (!has_clamp() && (o_.clamp_lo || o_.clamp_hi)) return bad("clamp is set for an op without a clamp");
-    if (o_.code != OpCode::LeakyReLU && o_.alpha != 0.0f) return bad("alpha is set for an op that has none");
-    if (o_.code != OpCode::Conv2d && o_.code != OpCode::Linear && o_.acc32) return bad("the acc32 flag is for Conv2d / Linear");
-    if (o_.code != OpCode::MaxPool && o_.code != OpCode::AvgPool && o_.ceil_mode) return bad("ceil_mode is for pooling");
-    if (o_.code != OpCode::AvgPool && o_.count_include_pad) return bad("count_include_pad is for AvgPool");
-    if (o_.code != OpCode::Concat && o_.code != OpCode::Softmax && o_.axis != 0) return bad("axis is set for an op without one");
+      return SHRINK_RT_BAD("activation %d cannot be fused into this op", static_cast<int>(o_.activation));
+    if (!has_clamp() && (o_.clamp_lo || o_.clamp_hi)) return SHRINK_RT_BAD("clamp is set for an op without a clamp");
+    if (o_.code != OpCode::LeakyReLU && o_.alpha != 0.0f) return SHRINK_RT_BAD("alpha is set for an op that has none");
+    if (o_.code != OpCode::Conv2d && o_.code != OpCode::Linear && o_.acc32) return SHRINK_RT_BAD("the acc32 flag is for Conv2d / Linear");
+    if (o_.code != OpCode::MaxPool && o_.code != OpCode::AvgPool && o_.ceil_mode) return SHRINK_RT_BAD("ceil_mode is for pooling");
+    if (o_.code != OpCode::AvgPool && o_.count_include_pad) return SHRINK_RT_BAD("count_include_pad is for AvgPool");
+    if (o_.code != OpCode::Concat && o_.code != OpCode::Softmax && o_.axis != 0) return SHRINK_RT_BAD("axis is set for an op without one");
     return {};
   }
 
@@ -175,7 +178,7 @@ class OpChecker {
       }
     }
     if (o_.clamp_lo != lo || o_.clamp_hi != hi)
-      return bad("clamp [%d, %d], expected [%lld, %lld] for activation %d and output %s", o_.clamp_lo, o_.clamp_hi, ll(lo),
+      return SHRINK_RT_BAD("clamp [%" PRId32 ", %" PRId32 "], expected [%lld, %lld] for activation %d and output %s", o_.clamp_lo, o_.clamp_hi, ll(lo),
                  ll(hi), static_cast<int>(o_.activation), format_str(y).s);
     return {};
   }
@@ -183,35 +186,35 @@ class OpChecker {
   /// Operand and window fields for ops that have no weight and no window.
   Status plain(uint32_t min_in, uint32_t max_in) const {
     if (o_.input_count < min_in || o_.input_count > max_in)
-      return bad("%u inputs, expected %u%s", o_.input_count, min_in, max_in == min_in ? "" : " or more");
-    if (o_.weight != shr::kNoTensor || o_.bias != shr::kNoTensor) return bad("has a weight or bias, expected none");
+      return SHRINK_RT_BAD("%" PRIu32 " inputs, expected %" PRIu32 "%s", o_.input_count, min_in, max_in == min_in ? "" : " or more");
+    if (o_.weight != shr::kNoTensor || o_.bias != shr::kNoTensor) return SHRINK_RT_BAD("has a weight or bias, expected none");
     if (o_.lut != shr::kNoTensor && !(o_.code == OpCode::LeakyReLU || o_.code == OpCode::Sigmoid || o_.code == OpCode::Tanh))
-      return bad("has a lookup table, expected none");
+      return SHRINK_RT_BAD("has a lookup table, expected none");
     return no_window();
   }
 
   Status no_window() const {
     if (o_.groups || o_.kernel[0] || o_.kernel[1] || o_.stride[0] || o_.stride[1] || o_.dilation[0] || o_.dilation[1] ||
         o_.pads[0] || o_.pads[1] || o_.pads[2] || o_.pads[3])
-      return bad("window fields (groups, kernel, stride, dilation, pads) must be 0 for this op");
+      return SHRINK_RT_BAD("window fields (groups, kernel, stride, dilation, pads) must be 0 for this op");
     return {};
   }
 
   Status window(const TensorDesc& x, const TensorDesc& y, bool ceil_mode) const {
     for (int k = 0; k < 2; ++k) {
       if (o_.kernel[k] < 1 || o_.stride[k] < 1 || o_.dilation[k] < 1)
-        return bad("kernel %dx%d, stride %dx%d, dilation %dx%d must all be >= 1", o_.kernel[0], o_.kernel[1], o_.stride[0],
+        return SHRINK_RT_BAD("kernel %" PRId32 "x%" PRId32 ", stride %" PRId32 "x%" PRId32 ", dilation %" PRId32 "x%" PRId32 " must all be >= 1", o_.kernel[0], o_.kernel[1], o_.stride[0],
                    o_.stride[1], o_.dilation[0], o_.dilation[1]);
       // The kernels compute window positions and taps in int: with the padded extent plus one
       // stride below 2^31, every oh * stride - pad + i * dilation (ceil mode included) fits.
       const int64_t extent = int64_t{x.dims[1 + k]} + o_.pads[k] + o_.pads[k + 2] + o_.stride[k];
       if (extent > INT32_MAX)
-        return bad("input %d + pads %d + %d + stride %d along axis %d exceed 2^31 - 1", x.dims[1 + k], o_.pads[k],
+        return SHRINK_RT_BAD("input %" PRId32 " + pads %" PRId32 " + %" PRId32 " + stride %" PRId32 " along axis %d exceed 2^31 - 1", x.dims[1 + k], o_.pads[k],
                    o_.pads[k + 2], o_.stride[k], 1 + k);
       const int64_t out = shr::window_out(x.dims[1 + k], o_.kernel[k], o_.stride[k], o_.dilation[k], o_.pads[k],
                                           o_.pads[k + 2], ceil_mode);
       if (out < 1 || y.dims[1 + k] != out)
-        return bad("output %s disagrees with input %s, kernel %dx%d, stride %dx%d, dilation %dx%d, pads [%d, %d, %d, %d] "
+        return SHRINK_RT_BAD("output %s disagrees with input %s, kernel %" PRId32 "x%" PRId32 ", stride %" PRId32 "x%" PRId32 ", dilation %" PRId32 "x%" PRId32 ", pads [%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "] "
                    "(expected %lld along axis %d; -1: no window fits)",
                    shape_str(y).s, shape_str(x).s, o_.kernel[0], o_.kernel[1], o_.stride[0], o_.stride[1], o_.dilation[0],
                    o_.dilation[1], o_.pads[0], o_.pads[1], o_.pads[2], o_.pads[3], ll(out), 1 + k);
@@ -222,31 +225,31 @@ class OpChecker {
   /// Float ops: both f32. Integer ops: both fixed point (same format when `same` is set).
   Status numeric(const TensorDesc& x, const TensorDesc& y, bool same) const {
     if (x.is_float() != y.is_float())
-      return bad("mixes float and integer: input %s, output %s (use Quantize / Dequantize)", format_str(x).s, format_str(y).s);
-    if (!x.is_float() && (!is_fixed(x) || !is_fixed(y))) return bad("integer operands must be i8 or i16");
+      return SHRINK_RT_BAD("mixes float and integer: input %s, output %s (use Quantize / Dequantize)", format_str(x).s, format_str(y).s);
+    if (!x.is_float() && (!is_fixed(x) || !is_fixed(y))) return SHRINK_RT_BAD("integer operands must be i8 or i16");
     if (same && !same_format(x, y))
-      return bad("input %s and output %s must have the same format", format_str(x).s, format_str(y).s);
+      return SHRINK_RT_BAD("input %s and output %s must have the same format", format_str(x).s, format_str(y).s);
     return {};
   }
 
   Status elementwise() const {
     SHRINK_RT_TRY(plain(1, 1));
     if (!same_shape(in(0), t(o_.output)))
-      return bad("input %s and output %s differ", shape_str(in(0)).s, shape_str(t(o_.output)).s);
+      return SHRINK_RT_BAD("input %s and output %s differ", shape_str(in(0)).s, shape_str(t(o_.output)).s);
     return {};
   }
 
   Status pool() const {
     const TensorDesc &x = in(0), &y = t(o_.output);
-    if (o_.input_count != 1) return bad("%u inputs, expected 1", o_.input_count);
+    if (o_.input_count != 1) return SHRINK_RT_BAD("%" PRIu32 " inputs, expected 1", o_.input_count);
     if (o_.weight != shr::kNoTensor || o_.bias != shr::kNoTensor || o_.lut != shr::kNoTensor)
-      return bad("has a weight, bias or table, expected none");
-    if (o_.groups != 0) return bad("groups is set for a pooling op");
+      return SHRINK_RT_BAD("has a weight, bias or table, expected none");
+    if (o_.groups != 0) return SHRINK_RT_BAD("groups is set for a pooling op");
     SHRINK_RT_TRY(want_rank(x, 3, "input"));
     SHRINK_RT_TRY(want_rank(y, 3, "output"));
-    if (y.dims[0] != x.dims[0]) return bad("output %s has other channels than input %s", shape_str(y).s, shape_str(x).s);
+    if (y.dims[0] != x.dims[0]) return SHRINK_RT_BAD("output %s has other channels than input %s", shape_str(y).s, shape_str(x).s);
     if (o_.code == OpCode::AvgPool && (o_.dilation[0] != 1 || o_.dilation[1] != 1))
-      return bad("AvgPool dilation %dx%d must be 1x1", o_.dilation[0], o_.dilation[1]);
+      return SHRINK_RT_BAD("AvgPool dilation %" PRId32 "x%" PRId32 " must be 1x1", o_.dilation[0], o_.dilation[1]);
     SHRINK_RT_TRY(window(x, y, o_.ceil_mode));
     return numeric(x, y, o_.code == OpCode::MaxPool);
   }
@@ -258,15 +261,15 @@ class OpChecker {
     int64_t along = 0;
     for (uint32_t k = 0; k < o_.input_count; ++k) {
       const TensorDesc& x = in(k);
-      if (x.rank != y.rank) return bad("input %u %s has another rank than output %s", k, shape_str(x).s, shape_str(y).s);
+      if (x.rank != y.rank) return SHRINK_RT_BAD("input %" PRIu32 " %s has another rank than output %s", k, shape_str(x).s, shape_str(y).s);
       for (int d = 0; d < y.rank; ++d)
         if (d != o_.axis && x.dims[d] != y.dims[d])
-          return bad("input %u %s differs from output %s outside axis %d", k, shape_str(x).s, shape_str(y).s, o_.axis);
+          return SHRINK_RT_BAD("input %" PRIu32 " %s differs from output %s outside axis %" PRId32, k, shape_str(x).s, shape_str(y).s, o_.axis);
       along += x.dims[o_.axis];
       SHRINK_RT_TRY(numeric(x, y, false));
     }
     if (along != y.dims[o_.axis])
-      return bad("inputs sum to %lld along axis %d, output %s has %d", ll(along), o_.axis, shape_str(y).s, y.dims[o_.axis]);
+      return SHRINK_RT_BAD("inputs sum to %lld along axis %" PRId32 ", output %s has %" PRId32, ll(along), o_.axis, shape_str(y).s, y.dims[o_.axis]);
     return {};
   }
 
@@ -274,27 +277,27 @@ class OpChecker {
     SHRINK_RT_TRY(elementwise());
     const TensorDesc &x = in(0), &y = t(o_.output);
     SHRINK_RT_TRY(numeric(x, y, false));
-    if (o_.code == OpCode::LeakyReLU && !std::isfinite(o_.alpha)) return bad("alpha is not finite");
+    if (o_.code == OpCode::LeakyReLU && !std::isfinite(o_.alpha)) return SHRINK_RT_BAD("alpha is not finite");
     if (x.is_float()) {
-      if (o_.lut != shr::kNoTensor) return bad("a float op has a lookup table");
+      if (o_.lut != shr::kNoTensor) return SHRINK_RT_BAD("a float op has a lookup table");
       return {};
     }
-    if (o_.alpha != 0.0f) return bad("an integer table op has alpha set (the table holds the function)");
-    if (o_.lut == shr::kNoTensor) return bad("an integer op needs a lookup table");
+    if (o_.alpha != 0.0f) return SHRINK_RT_BAD("an integer table op has alpha set (the table holds the function)");
+    if (o_.lut == shr::kNoTensor) return SHRINK_RT_BAD("an integer op needs a lookup table");
     const TensorDesc& lut = t(o_.lut);
     const int64_t entries = int64_t{1} << x.bits;
     if (!lut.constant || lut.storage != shr::Storage::Dense || lut.rank != 1 || lut.dims[0] != entries ||
         !same_format(lut, y) || lut.channel_fl_count)
-      return bad("lookup table '%s' is %s %s %s, expected a dense constant [%lld] in the output's format %s", lut.name.data(),
+      return SHRINK_RT_BAD("lookup table '%s' is %s %s %s, expected a dense constant [%lld] in the output's format %s", lut.name.data(),
                  format_str(lut).s, shape_str(lut).s, shr::storage_name(lut.storage), ll(entries), format_str(y).s);
     return {};
   }
 
   Status weighted() const {
     const bool conv = o_.code == OpCode::Conv2d;
-    if (o_.input_count != 1) return bad("%u inputs, expected 1", o_.input_count);
-    if (o_.lut != shr::kNoTensor) return bad("has a lookup table, expected none");
-    if (o_.weight == shr::kNoTensor) return bad("has no weight");
+    if (o_.input_count != 1) return SHRINK_RT_BAD("%" PRIu32 " inputs, expected 1", o_.input_count);
+    if (o_.lut != shr::kNoTensor) return SHRINK_RT_BAD("has a lookup table, expected none");
+    if (o_.weight == shr::kNoTensor) return SHRINK_RT_BAD("has no weight");
     const TensorDesc &x = in(0), &w = t(o_.weight), &y = t(o_.output);
     const TensorDesc* b = o_.bias == shr::kNoTensor ? nullptr : &t(o_.bias);
     int64_t out_ch = 0;
@@ -305,12 +308,12 @@ class OpChecker {
       out_ch = w.dims[0];
       if (o_.groups < 1 || x.dims[0] % o_.groups != 0 || out_ch % o_.groups != 0 ||
           int64_t{w.dims[1]} * o_.groups != x.dims[0])
-        return bad("input %s, weight %s and groups %d disagree (expected weight [out, in/groups, kh, kw], in and out "
+        return SHRINK_RT_BAD("input %s, weight %s and groups %" PRId32 " disagree (expected weight [out, in/groups, kh, kw], in and out "
                    "divisible by groups)",
                    shape_str(x).s, shape_str(w).s, o_.groups);
       if (o_.kernel[0] != w.dims[2] || o_.kernel[1] != w.dims[3])
-        return bad("kernel %dx%d disagrees with weight %s", o_.kernel[0], o_.kernel[1], shape_str(w).s);
-      if (y.dims[0] != out_ch) return bad("output %s has other channels than weight %s", shape_str(y).s, shape_str(w).s);
+        return SHRINK_RT_BAD("kernel %" PRId32 "x%" PRId32 " disagrees with weight %s", o_.kernel[0], o_.kernel[1], shape_str(w).s);
+      if (y.dims[0] != out_ch) return SHRINK_RT_BAD("output %s has other channels than weight %s", shape_str(y).s, shape_str(w).s);
       SHRINK_RT_TRY(window(x, y, false));
     } else {
       SHRINK_RT_TRY(want_rank(x, 1, "input"));
@@ -319,23 +322,23 @@ class OpChecker {
       SHRINK_RT_TRY(no_window());
       out_ch = w.dims[0];
       if (w.dims[1] != x.dims[0] || y.dims[0] != out_ch)
-        return bad("input %s, weight %s and output %s disagree (expected weight [out, in])", shape_str(x).s, shape_str(w).s,
+        return SHRINK_RT_BAD("input %s, weight %s and output %s disagree (expected weight [out, in])", shape_str(x).s, shape_str(w).s,
                    shape_str(y).s);
     }
-    if (b && (b->rank != 1 || b->dims[0] != out_ch)) return bad("bias %s, expected [%lld]", shape_str(*b).s, ll(out_ch));
-    if (!w.constant || (b && !b->constant)) return bad("weight and bias must be constants");
+    if (b && (b->rank != 1 || b->dims[0] != out_ch)) return SHRINK_RT_BAD("bias %s, expected [%lld]", shape_str(*b).s, ll(out_ch));
+    if (!w.constant || (b && !b->constant)) return SHRINK_RT_BAD("weight and bias must be constants");
     SHRINK_RT_TRY(numeric(x, y, false));
     if (x.is_float()) {
       if (!w.is_float() || (b && !b->is_float()))
-        return bad("a float op needs f32 weight and bias, got weight %s", format_str(w).s);
+        return SHRINK_RT_BAD("a float op needs f32 weight and bias, got weight %s", format_str(w).s);
       return clamp();
     }
-    if (!is_fixed(w)) return bad("an integer op needs an i8 / i16 weight, got %s", format_str(w).s);
+    if (!is_fixed(w)) return SHRINK_RT_BAD("an integer op needs an i8 / i16 weight, got %s", format_str(w).s);
     if (b) {
-      if (b->dtype != DType::I32) return bad("an integer op needs an i32 bias, got %s", format_str(*b).s);
+      if (b->dtype != DType::I32) return SHRINK_RT_BAD("an integer op needs an i32 bias, got %s", format_str(*b).s);
       for (int64_t c = 0; c < out_ch; ++c)
         if (b->fl_of(c) != x.fl + w.fl_of(c))
-          return bad("bias FL %d of channel %lld is not FL_x + FL_w = %d + %d", b->fl_of(c), ll(c), x.fl, w.fl_of(c));
+          return SHRINK_RT_BAD("bias FL %d of channel %lld is not FL_x + FL_w = %d + %d", b->fl_of(c), ll(c), x.fl, w.fl_of(c));
     }
     SHRINK_RT_TRY(clamp());
     return o_.acc32 ? acc32_claim(x, w, b, out_ch) : Status{};
@@ -355,7 +358,7 @@ class OpChecker {
       }
       const uint64_t abs_b = b ? static_cast<uint64_t>(std::fabs(b->value_at(c))) : 0;
       if (!shr::acc32_safe(sum, x.bits, abs_b))
-        return bad("the acc32 flag is set but channel %lld has sum|q_w| = %llu, |q_b| = %llu: an int32 accumulator could "
+        return SHRINK_RT_BAD("the acc32 flag is set but channel %lld has sum|q_w| = %llu, |q_b| = %llu: an int32 accumulator could "
                    "overflow for %d-bit inputs",
                    ll(c), ull(sum), ull(abs_b), x.bits);
     }
@@ -371,10 +374,10 @@ Status validate_graph(const Model& m) {
   std::vector<uint8_t> state(n, 0);
   for (size_t i = 0; i < m.inputs.size(); ++i) {
     const uint32_t id = m.inputs[i];
-    if (id >= n) return fail(SHRINK_RT_CORRUPT_MODEL, "graph input %zu is tensor id %u, but there are %zu tensors", i, id, n);
+    if (id >= n) return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "graph input %zu is tensor id %" PRIu32 ", but there are %zu tensors", i, id, n);
     if (m.tensors[id].constant)
-      return fail(SHRINK_RT_CORRUPT_MODEL, "graph input %zu is the constant '%s'", i, m.tensors[id].name.data());
-    if (state[id]) return fail(SHRINK_RT_CORRUPT_MODEL, "tensor %u is listed twice as a graph input", id);
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "graph input %zu is the constant '%s'", i, m.tensors[id].name.data());
+    if (state[id]) return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "tensor %" PRIu32 " is listed twice as a graph input", id);
     state[id] = 1;
   }
   if (!m.mean.empty() || !m.std.empty()) {
@@ -382,7 +385,7 @@ Status validate_graph(const Model& m) {
     const size_t c = static_cast<size_t>(x.dims[0]);
     for (const auto* v : {&m.mean, &m.std})
       if (v->size() > 1 && v->size() != c)
-        return fail(SHRINK_RT_CORRUPT_MODEL, "Normalization: %zu values, expected 0, 1 or %zu (the channels of input %s)",
+        return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "Normalization: %zu values, expected 0, 1 or %zu (the channels of input %s)",
                     v->size(), c, shape_str(x).s);
   }
   for (size_t i = 0; i < m.ops.size(); ++i) {
@@ -390,28 +393,28 @@ Status validate_graph(const Model& m) {
     for (uint32_t k = 0; k < o.input_count; ++k) {
       const uint32_t id = o.input(k);
       if (m.tensors[id].constant)
-        return fail(SHRINK_RT_CORRUPT_MODEL,
-                    "op %zu '%s': input %u is the constant '%s' (constants go in the weight / bias / lut slots)", i,
+        return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL,
+                    "op %zu '%s': input %" PRIu32 " is the constant '%s' (constants go in the weight / bias / lut slots)", i,
                     o.name.data(), k, m.tensors[id].name.data());
       if (!state[id])
-        return fail(SHRINK_RT_CORRUPT_MODEL, "op %zu '%s': input %u '%s' is not a graph input and no earlier op produces it",
+        return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "op %zu '%s': input %" PRIu32 " '%s' is not a graph input and no earlier op produces it",
                     i, o.name.data(), k, m.tensors[id].name.data());
     }
     for (uint32_t id : {o.weight, o.bias, o.lut})
       if (id != shr::kNoTensor && !m.tensors[id].constant)
-        return fail(SHRINK_RT_CORRUPT_MODEL, "op %zu '%s': weight / bias / lut '%s' is not a constant", i, o.name.data(),
+        return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "op %zu '%s': weight / bias / lut '%s' is not a constant", i, o.name.data(),
                     m.tensors[id].name.data());
     if (m.tensors[o.output].constant || state[o.output])
-      return fail(SHRINK_RT_CORRUPT_MODEL, "op %zu '%s': output '%s' is a constant, a graph input or the output of an earlier op",
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "op %zu '%s': output '%s' is a constant, a graph input or the output of an earlier op",
                   i, o.name.data(), m.tensors[o.output].name.data());
     SHRINK_RT_TRY(OpChecker(m, i).run());
     state[o.output] = 2;
   }
   for (size_t i = 0; i < m.outputs.size(); ++i) {
     const uint32_t id = m.outputs[i];
-    if (id >= n) return fail(SHRINK_RT_CORRUPT_MODEL, "graph output %zu is tensor id %u, but there are %zu tensors", i, id, n);
+    if (id >= n) return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "graph output %zu is tensor id %" PRIu32 ", but there are %zu tensors", i, id, n);
     if (!state[id])
-      return fail(SHRINK_RT_CORRUPT_MODEL, "graph output %zu '%s' is neither an input nor produced by an op", i,
+      return SHRINK_RT_FAIL(SHRINK_RT_CORRUPT_MODEL, "graph output %zu '%s' is neither an input nor produced by an op", i,
                   m.tensors[id].name.data());
   }
   return {};
