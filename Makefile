@@ -39,26 +39,16 @@ runtime-only:
 	@cmake -S . -B build-rt -G Ninja -DSHRINK_RUNTIME_ONLY=ON -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) > /dev/null
 	@cmake --build build-rt -j $(JOBS)
 
-# Sanitizer builds of the runtime alone (-DSHRINK_RUNTIME_ONLY=ON: no LibTorch), docs/security.md.
-# test-tsan: ThreadSanitizer on the reentrancy test (two models on two threads);
-# test-asan: AddressSanitizer + UndefinedBehaviorSanitizer on every runtime test (ctest; the
-# fuzz smoke has its own target, `make fuzz`). Any report fails the target.
-TSAN_BUILD ?= build-tsan
-ASAN_BUILD ?= build-asan
-, := ,
-# $(call _san_configure,FOLDER,FLAGS): a runtime-only RelWithDebInfo build with FLAGS everywhere.
-_san_configure = cmake -S . -B $(1) -G Ninja -DSHRINK_RUNTIME_ONLY=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_C_FLAGS="$(2)" -DCMAKE_CXX_FLAGS="$(2)" -DCMAKE_EXE_LINKER_FLAGS="$(2)" \
-	  -DCMAKE_SHARED_LINKER_FLAGS="$(2)" > $(1).configure.log 2>&1 || { cat $(1).configure.log; exit 1; }
+# Sanitizer builds of the runtime alone (no LibTorch; scripts/sanitize.sh, docs/security.md).
+# test-asan: AddressSanitizer + UndefinedBehaviorSanitizer on every runtime test; test-tsan:
+# ThreadSanitizer on the reentrancy test (two models on two threads). Any report fails the
+# target. `make test` runs both too (ctest asan_runtime, tsan_runtime), in the same trees.
+TSAN_BUILD ?= $(BUILD)/tsan
+ASAN_BUILD ?= $(BUILD)/asan
 test-tsan:
-	@$(call _san_configure,$(TSAN_BUILD),-fsanitize=thread)
-	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target shrink_rt_tests
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(TSAN_BUILD)/tests/shrink_rt_tests --gtest_filter='Reentrancy.*'
+	scripts/sanitize.sh tsan --build $(TSAN_BUILD) --jobs $(JOBS)
 test-asan:
-	@$(call _san_configure,$(ASAN_BUILD),-fsanitize=address$(,)undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
-	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -E fuzz_smoke --timeout 600
+	scripts/sanitize.sh asan --build $(ASAN_BUILD) --jobs $(JOBS)
 
 # The runtime bare-metal on a Cortex-M4 under QEMU (mps2-an386): an int8 and a pruned k-means
 # LeNet-5 compared bit for bit with `shrink infer`; prints flash, RAM and instruction counts
@@ -67,13 +57,12 @@ test-mcu: build
 	scripts/mcu_test.sh --shrink $(BUILD)/bin/shrink --build $(BUILD)/mcu
 
 # The .shr loader fuzzer (libFuzzer + ASan + UBSan, clang; its own project in fuzz/, built in
-# $(FUZZ_BUILD)) for FUZZ_SECONDS, then the .npy reader and the ONNX importer; fails when one
-# finds a crash. docs/fuzzing.md.
+# $(FUZZ_BUILD)) for FUZZ_SECONDS, then the .npy reader, the Huffman decoder, the ONNX importer
+# and the .h5 reader; fails when one finds a crash. docs/fuzzing.md.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 300
 fuzz: deps
 	@scripts/fuzz.sh --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) build-rt $(FUZZ_BUILD) $(BUILD).configure.log $(TSAN_BUILD) $(ASAN_BUILD) \
-	  $(TSAN_BUILD).configure.log $(ASAN_BUILD).configure.log
+	rm -rf $(BUILD) build-rt $(FUZZ_BUILD) $(BUILD).configure.log

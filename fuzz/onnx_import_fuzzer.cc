@@ -6,9 +6,6 @@
 //
 //   build-fuzz/onnx_import_fuzzer CORPUS_DIR ONNX_SEEDS   # fuzz (scripts/fuzz.sh)
 //   build-fuzz/onnx_import_fuzzer FILE...                  # replay files
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,31 +14,23 @@
 #include "compress/ir/error.h"
 #include "compress/ir/fileio.h"
 #include "compress/ir/onnx_io.h"
+#include "private_dir.h"
 
 namespace {
 
-// The private folder (under /dev/shm when it exists: one file write per input), made once.
+// The private folder, with w.bin written once.
 const std::string& work_dir() {
-  static const std::string dir = [] {
-    std::string tmpl = access("/dev/shm", W_OK) == 0 ? "/dev/shm/shrink_onnx_fuzz_XXXXXX"
-                                                     : "/tmp/shrink_onnx_fuzz_XXXXXX";
-    if (!mkdtemp(tmpl.data())) std::abort();
+  const std::string& dir = fuzz::private_dir("shrink_onnx_fuzz", {"model.onnx", "w.bin"});
+  static const bool w_bin = [&] {
     std::string w;
     for (int k = 0; k < 1024; ++k) {
       const float v = 0.01f * static_cast<float>(k % 97) - 0.3f;
       w.append(reinterpret_cast<const char*>(&v), sizeof v);
     }
-    shrink::ir::write_file_atomic(tmpl + "/w.bin", w);
-    return tmpl;
-  }();
-  static const bool cleanup = [] {
-    std::atexit([] {
-      for (const char* f : {"/model.onnx", "/w.bin"}) std::remove((dir + f).c_str());
-      std::remove(dir.c_str());
-    });
+    shrink::ir::write_file_atomic(dir + "/w.bin", w);
     return true;
   }();
-  (void)cleanup;
+  (void)w_bin;
   return dir;
 }
 

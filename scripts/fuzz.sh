@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Builds the clang fuzz project (fuzz/: libFuzzer + ASan + UBSan), writes the seed corpora and
 # runs the fuzzers: the .shr loader for N seconds, shrink-rt's .npy reader and the Huffman
-# decoder (runtime/src/huffman.cc) for N / 2 each, the ONNX
-# importer for N (when libonnx is found and /usr/bin/python3 has the onnx package for its seeds).
+# decoder (runtime/src/huffman.cc) for N / 2 each, the ONNX importer for N (when libonnx is
+# found and /usr/bin/python3 has the onnx package for its seeds), the .h5 model reader for N / 2
+# (when libhdf5 is found).
 # Fails (exit 1) when a fuzzer finds a crash, a sanitizer report or a timeout; exits 77 (skipped)
 # when clang++ or its libFuzzer runtime is missing.
 #
 #   scripts/fuzz.sh [--build DIR] [--seconds N]   # fuzz for N seconds (default 300), as `make fuzz`
-#   scripts/fuzz.sh --smoke [--build DIR]          # CI: 20 s .shr + 10 s .npy + 10 s Huffman + 20 s ONNX,
+#   scripts/fuzz.sh --smoke [--build DIR]          # CI: 20 s .shr + 10 s .npy + 10 s Huffman + 20 s ONNX
+#                                                  # + 10 s .h5,
 #                                                  # then replays the .shr seeds, every truncation of
 #                                                  # one and 3000 bit flips (about 60 s, build up to date)
-# The corpora grow in DIR/corpus, DIR/npy_corpus, DIR/huffman_corpus and DIR/onnx_corpus (kept between runs); crashing
-# inputs land in DIR/artifacts.
+# The corpora grow in DIR/corpus, DIR/npy_corpus, DIR/huffman_corpus, DIR/onnx_corpus and DIR/h5_corpus (kept
+# between runs); crashing inputs land in DIR/artifacts.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
 seconds=300
 smoke=0
-jobs=2
+jobs="${FUZZ_JOBS:-2}"  # build jobs
 while (($#)); do
   case "$1" in
     --smoke) smoke=1; seconds=20; shift ;;
@@ -102,6 +104,15 @@ if [[ -x "$build/onnx_import_fuzzer" ]] && "${FUZZ_PYTHON:-/usr/bin/python3}" -c
   run_fuzzer onnx_import_fuzzer "$seconds" "$build/onnx_corpus" "$onnx_seeds" -max_len=16384
 else
   echo "fuzz.sh: onnx_import_fuzzer SKIPPED (not built: libonnx missing, or no python3 with onnx for its seeds)"
+fi
+if [[ -x "$build/h5_model_fuzzer" ]]; then
+  h5_seeds="$build/h5_seeds"
+  rm -rf "$h5_seeds"
+  mkdir -p "$h5_seeds" "$build/h5_corpus"
+  "$build/make_h5_seeds" "$h5_seeds" > /dev/null
+  run_fuzzer h5_model_fuzzer $(( (seconds + 1) / 2 )) "$build/h5_corpus" "$h5_seeds" -max_len=65536 -dict="$root/fuzz/h5.dict"
+else
+  echo "fuzz.sh: h5_model_fuzzer SKIPPED (not built: libhdf5 missing)"
 fi
 fuzzer=("$build/shr_loader_fuzzer" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$build/artifacts/")
 

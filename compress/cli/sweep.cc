@@ -21,6 +21,7 @@
 #include "compress/ir/fileio.h"
 #include "prune/sweep.h"
 #include "quantize/sweep.h"
+#include "quantize/sweep_journal.h"
 
 namespace shrink::cli {
 namespace {
@@ -234,19 +235,18 @@ int cmd_sweep(int argc, char** argv) {
                            {"centroid_bits", o.centroid_bits}, {"kmeans_init", o.kmeans_init},
                            {"seed", o.seed}};
   const std::string journal = dir + "/points.jsonl";
+  std::optional<quant::SweepJournal> jf;  // rank 0 only
   if (lead && r->count("resume") && std::filesystem::exists(journal)) {
-    std::ifstream f(journal);
-    std::string line;
-    if (!std::getline(f, line)) throw BadInput(journal, ": empty journal; run without --resume");
-    nlohmann::json h = nlohmann::json::parse(line, nullptr, false);
-    if (h.is_discarded() || !h.contains("sweep")) throw BadInput(journal, ": line 1 is not a sweep journal header");
+    // resume() drops a line torn by an interruption (its point is measured again) and cuts the
+    // file after the last complete line, so the next record starts a line of its own.
+    jf = quant::SweepJournal::resume(journal);
+    const nlohmann::json& h = jf->header();
+    if (!h.contains("sweep") || !h["sweep"].is_object()) throw BadInput(journal, ": line 1 is not a sweep journal header");
     for (auto& [k, v] : header.items())
       if (h["sweep"].value(k, nlohmann::json()) != v)
         throw BadInput("cannot resume ", journal, ": it was made with ", k, " = ", h["sweep"].value(k, nlohmann::json()).dump(),
                        ", this sweep has ", v.dump(), " (use a new folder or drop --resume)");
-    while (std::getline(f, line)) {
-      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded()) continue;  // a line cut by an interruption
+    for (const nlohmann::json& j : jf->records()) {
       try {
         o.done.push_back(quant::SweepRecord::from_json(j));
       } catch (const BadInput&) {
@@ -255,9 +255,7 @@ int cmd_sweep(int argc, char** argv) {
     }
     std::fprintf(stderr, "resuming: %zu points already measured\n", o.done.size());
   } else if (lead) {
-    std::ofstream f(journal, std::ios::trunc);
-    if (!f) throw BadInput(journal, ": cannot write");
-    f << nlohmann::json{{"sweep", header}}.dump() << "\n";
+    jf = quant::SweepJournal::create(journal, {{"sweep", header}});
   }
   // Joined after rank 0 has read or started the journal: every rank gets rank 0's `done`.
   dist::Group group(dop);
@@ -268,13 +266,11 @@ int cmd_sweep(int argc, char** argv) {
     for (const auto& j : nlohmann::json::parse(group.broadcast(done.dump()))) o.done.push_back(quant::SweepRecord::from_json(j));
     dist::shard_sweep(o, group);
   }
-  std::ofstream jf;
   std::set<std::string> journalled;
   for (const auto& rec : o.done) journalled.insert(rec.key());
   if (lead) {
-    jf.open(journal, std::ios::app);
     o.on_record = [&jf, &journalled](const quant::SweepRecord& rec) {
-      jf << rec.to_json().dump() << "\n" << std::flush;
+      jf->append(rec.to_json());  // one write(2) + fdatasync
       journalled.insert(rec.key());
     };
   }
@@ -282,7 +278,7 @@ int cmd_sweep(int argc, char** argv) {
   quant::SweepResult s = quant::sweep_layers(g, val, o);
   if (!lead) return 0;
   for (const auto& rec : s.records)  // the other ranks' points
-    if (journalled.insert(rec.key()).second) jf << rec.to_json().dump() << "\n" << std::flush;
+    if (journalled.insert(rec.key()).second) jf->append(rec.to_json());
   std::optional<quant::ExploreResult> e;
   if (do_explore) e = quant::explore(g, val, s, eo);
   quant::write_sweep_report(dir, s, e ? &*e : nullptr);

@@ -14,7 +14,9 @@
 #include <hdf5.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -51,10 +53,13 @@ class Fields {
     if (!v.is_number_integer()) bad(key, "an integer");
     return v.get<int64_t>();
   }
+  // Finite as a float32: 1e300 would become inf, which the writer cannot write back (JSON has
+  // no inf or NaN), so a file holding one would load but not save.
   float real(const char* key) const {
     const json& v = get(key);
-    if (!v.is_number()) bad(key, "a number");
-    return static_cast<float>(v.get<double>());
+    const float f = v.is_number() ? static_cast<float>(v.get<double>()) : 0.0f;
+    if (!v.is_number() || !std::isfinite(f)) bad(key, "a finite float32 number");
+    return f;
   }
   bool boolean(const char* key) const {
     const json& v = get(key);
@@ -91,8 +96,9 @@ class Fields {
     if (!v.is_array()) bad(key, "an array of numbers");
     std::vector<float> out;
     for (const json& e : v) {
-      if (!e.is_number()) bad(key, "an array of numbers");
-      out.push_back(static_cast<float>(e.get<double>()));
+      const float f = e.is_number() ? static_cast<float>(e.get<double>()) : 0.0f;
+      if (!e.is_number() || !std::isfinite(f)) bad(key, "an array of finite float32 numbers");
+      out.push_back(f);
     }
     return out;
   }
@@ -110,6 +116,31 @@ class Fields {
   const json& j_;
   std::string ctx_;
 };
+
+constexpr int kMaxJsonDepth = 128;
+
+// The deepest nesting of arrays and objects in a JSON text (brackets inside strings skipped);
+// stops counting past kMaxJsonDepth. Malformed text is left to the parser.
+int json_depth(const std::string& text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size() && deepest <= kMaxJsonDepth; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // skip the escaped character
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
 
 json floats_json(const std::vector<float>& v) {
   json a = json::array();
@@ -357,6 +388,14 @@ Tensor read_tensor(hid_t file, const TensorRef& ref, const std::string& path) {
   Shape file_shape(dims.begin(), dims.end());
   if (file_shape != ref.shape)
     throw BadInput(what, " has shape ", shape_str(file_shape), ", the graph says ", shape_str(ref.shape));
+  // The data must be in the file before anything is allocated: HDF5 creates a dataset of any
+  // size without storing it (reads then give fill values), so a 2 KB file could otherwise make
+  // the reader allocate 2^62 floats. The toolkit writes every dataset whole and uncompressed.
+  const uint64_t need = static_cast<uint64_t>(numel(ref.shape)) * H5Tget_size(type.get());  // < 2^64: numel <= 2^62
+  const uint64_t stored = H5Dget_storage_size(ds.get());
+  if (stored < need)
+    throw BadInput(what, " has ", stored, " bytes of data in the file, its shape ", shape_str(ref.shape), " needs ", need,
+                   " (unwritten, compressed or truncated dataset)");
   Tensor t(ref.shape);
   if (!t.data.empty() && H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data.data()) < 0)
     throw BadInput(what, " cannot be read (truncated or corrupt file)");
@@ -456,6 +495,10 @@ Graph load_model(const std::string& path) {
                    "); upgrade shrink");
   if (version < 1) throw BadInput(path, ": format_version ", version, " is invalid (expected 1..", kModelFormatVersion, ")");
   const std::string text = read_string_attr(file.get(), "graph", path);
+  // nlohmann::json copies and prints nested values recursively: a deep nesting (e.g. 60,000 '['
+  // in a node's state) overflows the stack. Files the toolkit writes nest about 6 levels.
+  if (json_depth(text) > kMaxJsonDepth)
+    throw BadInput(path, ": attribute 'graph' nests JSON deeper than ", kMaxJsonDepth, " levels");
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded()) throw BadInput(path, ": attribute 'graph' is not valid JSON");
   std::vector<TensorRef> refs;

@@ -78,8 +78,21 @@ Codebook codebook_from_json(const nlohmann::json& j, const std::string& where) {
   }
 }
 
+namespace {
+ModelQuant read_model_quant_checked(const ir::Graph& g);
+}
+
 ModelQuant read_model_quant(const ir::Graph& g) {
   if (!is_quantized(g)) throw BadInput("model '", g.meta.name, "' is not quantized (no state \"quant\")");
+  try {
+    return read_model_quant_checked(g);
+  } catch (const nlohmann::json::exception& e) {  // a field of another type than the one checked
+    throw BadInput("model '", g.meta.name, "': malformed quantization state (", e.what(), ")");
+  }
+}
+
+namespace {
+ModelQuant read_model_quant_checked(const ir::Graph& g) {
   ModelQuant m;
   const nlohmann::json& gq = g.state["quant"];
   if (!gq.contains("input")) throw BadInput("quantization state: missing \"input\" format");
@@ -123,5 +136,6 @@ ModelQuant read_model_quant(const ir::Graph& g) {
   }
   return m;
 }
+}  // namespace
 
 }  // namespace shrink::quant

@@ -2,6 +2,8 @@
 // configuration quantize --config accepts, and bad input (exit 2, one line).
 #include <fstream>
 
+#include <sstream>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -52,6 +54,15 @@ TEST(SweepCliTest, LeNet5FortyEightRecordsReportsAndResume) {
   for (size_t i = 0; i < 48; ++i) {
     EXPECT_EQ(j2["sensitivity"][i]["accuracy"], j["sensitivity"][i]["accuracy"]) << i;
     EXPECT_EQ(j2["sensitivity"][i]["fl"], j["sensitivity"][i]["fl"]) << i;
+  }
+  // The torn line is gone from the journal: the header and one whole record per point, so a
+  // second interruption would lose nothing that was measured.
+  {
+    std::istringstream lines(slurp(d.path() / "out" / "points.jsonl"));
+    int n = 0;
+    for (std::string l; std::getline(lines, l); ++n)
+      EXPECT_TRUE(nlohmann::json::parse(l, nullptr, false).is_object()) << "line " << n + 1 << ": " << l;
+    EXPECT_EQ(n, 49);
   }
 
   // A resume with other settings is refused, naming the difference.

@@ -308,6 +308,79 @@ TEST_F(ModelFileTest, VariableLengthGraphStringAndBadTensorShape) {
   expect_load_fails(p, {p, "graph", "JSON"});
 }
 
+// Found while writing fuzz/h5_model_fuzzer.cc (docs/fuzzing.md), reproduced through it: a
+// dataset that HDF5 created with a huge shape but never wrote (a small file) made the reader
+// allocate the whole shape (4 GB here; up to 2^62 floats) before reading. Now the dataset's
+// stored bytes are checked first.
+TEST_F(ModelFileTest, UnwrittenDatasetIsRefusedBeforeAllocating) {
+  const std::string p = path("huge.h5");
+  save_model(test::make_test_lenet5(), p);
+  const json good = json::parse(get_graph_attr(p));
+  // Replaces /tensors/fc2/bias by an unwritten float32 dataset of `n` values, and the graph's
+  // shape of it by {n}.
+  auto replace_bias = [&](hsize_t n) {
+    hid_t f = H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "/tensors/fc2/bias", H5P_DEFAULT), 0);
+    hid_t s = H5Screate_simple(1, &n, nullptr);
+    hid_t d = H5Dcreate2(f, "/tensors/fc2/bias", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    H5Dclose(d);
+    H5Sclose(s);
+    H5Fclose(f);
+    json j = good;
+    j["nodes"][7]["tensors"]["bias"] = {n};
+    set_string_attr(p, "graph", j.dump());
+  };
+  replace_bias(hsize_t{1} << 30);
+  expect_load_fails(p, {p, "fc2/bias", "0 bytes of data", "[1073741824]", "needs 4294967296"});
+  replace_bias(hsize_t{1} << 61);  // 2^63 bytes
+  expect_load_fails(p, {p, "fc2/bias", "needs 9223372036854775808"});
+  replace_bias(10);  // the right shape, never written
+  expect_load_fails(p, {p, "fc2/bias", "0 bytes of data", "needs 40"});
+}
+
+// Found with the .h5 fuzzer's write-back check: 1e300 in a float field became inf, which loaded,
+// but the writer cannot store it (JSON has no inf), so the model did not save and load again.
+TEST_F(ModelFileTest, NonFiniteFloatsAreRefused) {
+  const std::string p = path("inf.h5");
+  save_model(test::make_test_lenet5(), p);
+  const json good = json::parse(get_graph_attr(p));
+  json j = good;
+  j["nodes"][0]["eps"] = 1e300;
+  set_string_attr(p, "graph", j.dump());
+  expect_load_fails(p, {p, "'conv1'", "'eps'", "finite"});
+  j = good;
+  j["metadata"]["std"] = {-1e39};
+  set_string_attr(p, "graph", j.dump());
+  expect_load_fails(p, {p, "metadata", "'std'", "finite"});
+  j = good;
+  j["nodes"][0]["alpha"] = 3.4e38;  // the largest floats stay legal
+  set_string_attr(p, "graph", j.dump());
+  EXPECT_FLOAT_EQ(load_model(p).at("conv1").alpha, 3.4e38f);
+}
+
+// Found with the .h5 fuzzer: a node state nested 60,000 levels deep overflowed the stack when
+// the reader copied it (nlohmann::json copies recursively). Nesting is capped at 128 levels.
+TEST_F(ModelFileTest, DeeplyNestedGraphJsonIsRefused) {
+  const std::string p = path("deep.h5");
+  save_model(test::make_test_lenet5(), p);
+  const json good = json::parse(get_graph_attr(p));
+  auto with_state = [&](int depth) {
+    std::string nested = std::string(depth, '[') + "\"]]\"" + std::string(depth, ']');
+    std::string text = good.dump();
+    const std::string key = "\"state\":{}";
+    const size_t at = text.find(key);
+    EXPECT_NE(at, std::string::npos);
+    text.replace(at, key.size(), "\"state\":{\"x\":" + nested + "}");
+    set_string_attr(p, "graph", text);
+  };
+  with_state(60000);
+  expect_load_fails(p, {p, "'graph'", "deeper than 128"});
+  with_state(100);  // brackets inside strings do not count
+  EXPECT_EQ(load_model(p).nodes[0].state["x"].dump().size(), 204u);
+}
+
 TEST(ModelJson, MissingOrIllTypedFieldsNameNodeAndField) {
   const Graph g = test::make_test_lenet5();
   const json good = graph_to_json(g);
