@@ -405,6 +405,10 @@ void register_builtin_stages(Registry& reg) {
                                   {"accuracy", e.accuracy},         {"n", e.n},
                                   {"file_bytes", e.file_bytes},     {"arena_bytes", e.arena_bytes},
                                   {"latency_us", e.latency_us}};
+          nlohmann::json fits = nlohmann::json::array();
+          for (const auto& f : e.fits_on)
+            fits.push_back({{"target", f.target}, {"fits", f.fits}, {"flash", f.flash}, {"ram", f.ram}});
+          ctx.extra["runtime"]["fits_on"] = fits;
         }
       }
     };
@@ -1214,6 +1218,7 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     s.runtime_file_bytes = rt["file_bytes"].get<int64_t>();
     s.runtime_arena_bytes = rt["arena_bytes"].get<int64_t>();
     rep.latency_us = rt.value("latency_us", -1.0);
+    rep.fits_on = rt.value("fits_on", nlohmann::json::array());
     for (const std::string& f : st.files)
       if (fs::path(f).filename() == rt["file"].get<std::string>()) s.runtime_file = abs_out + "/" + f;
   }
@@ -1230,6 +1235,9 @@ RunSummary run_recipe(const Recipe& r, const RunOptions& o) {
     out << "runtime: test accuracy " << fixed4(s.runtime_accuracy) << " measured by shrink-rt on " << s.runtime_file
         << ", flash " << human_bytes(s.runtime_file_bytes) << " (" << s.runtime_file_bytes << " bytes), arena "
         << human_bytes(s.runtime_arena_bytes) << " (" << s.runtime_arena_bytes << " bytes)\n";
+  for (const auto& f : rep.fits_on)  // docs/mcu.md: estimates from the measured test firmware
+    out << "fits on " << f["target"].get<std::string>() << ": " << (f["fits"].get<bool>() ? "yes" : "no")
+        << " (estimate: flash " << f["flash"] << ", RAM " << f["ram"] << " bytes)\n";
   {
     const int64_t bytes = rep.deployed_bytes();
     char line[320];

@@ -24,6 +24,12 @@ std::string sparsity_text(const ir::LayerAnalysis& l) {
                       : std::string();
 }
 
+/// "yes (flash 105,196 B, RAM 31,032 B)" from a fits_on entry.
+std::string fits_text(const nlohmann::json& f) {
+  return std::string(f.value("fits", false) ? "yes" : "no") + " (flash " + thousands(f.value("flash", int64_t{0})) +
+         " B, RAM " + thousands(f.value("ram", int64_t{0})) + " B)";
+}
+
 /// "csr-codebook + huffman", "" when not exported.
 std::string storage_text(const LayerFormat& f) { return f.storage + (f.huffman ? " + huffman" : ""); }
 
@@ -563,6 +569,7 @@ nlohmann::json to_json(const RunReport& r) {
             {"runtime_accuracy", opt(r.runtime_accuracy)},
             {"bytes", r.deployed_bytes()},
             {"latency_us", opt(r.latency_us)},
+            {"fits_on", r.fits_on},
             {"ratio", r.deployed_bytes() > 0 ? nlohmann::json(static_cast<double>(r.baseline.bytes()) /
                                                                 static_cast<double>(r.deployed_bytes()))
                                                : nlohmann::json(nullptr)},
@@ -596,6 +603,9 @@ std::string to_html(const RunReport& r) {
   if (r.latency_us >= 0)
     o << "<tr><td>runtime latency (median, batch 1, this host)</td><td></td><td class=\"n\">"
       << format_double("%.1f", r.latency_us) << " &micro;s</td></tr>\n";
+  for (const auto& f : r.fits_on)
+    o << "<tr><td>fits on " << html_escape(f.value("target", "")) << " (estimate)</td><td></td><td class=\"n\">"
+      << fits_text(f) << "</td></tr>\n";
   o << "</table>\n<p class=\"big\">" << (bytes > 0 ? format_double("%.1f", static_cast<double>(r.baseline.bytes()) /
                                                                           static_cast<double>(bytes))
                                                     : std::string("n/a"))
@@ -714,6 +724,8 @@ std::string to_markdown(const RunReport& r) {
     << " smaller) |\n"
     << "| MACs | " << thousands(r.baseline.macs) << " | " << thousands(r.analysis.macs) << " |\n";
   if (r.latency_us >= 0) o << "| runtime latency, median, batch 1 | | " << format_double("%.1f", r.latency_us) << " us |\n";
+  for (const auto& f : r.fits_on)
+    o << "| fits on " << f.value("target", "") << " (estimate) | | " << fits_text(f) << " |\n";
   o << "\n## Stages\n\n| # | stage | seconds | accuracy | split | params | MACs | .shr bytes |\n"
     << "|---|---|---|---|---|---|---|---|\n";
   for (const StageRow& s : r.stages)

@@ -85,6 +85,9 @@ struct RunReport {
   double runtime_accuracy = -1;
   int64_t runtime_file_bytes = -1;
   double latency_us = -1;
+  /// Microcontroller estimates for the deployed .shr (runtime/tools/fits_on.h, docs/mcu.md):
+  /// [{"target", "fits", "flash", "ram"}]; empty without a runtime measurement.
+  nlohmann::json fits_on = nlohmann::json::array();
   /// final.bytes: the deployed .shr when there is one, else the final model's .shr form, else
   /// the model file.
   int64_t deployed_bytes() const;

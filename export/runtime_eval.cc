@@ -8,6 +8,7 @@
 
 #include "compress/ir/error.h"
 #include "runtime/include/shrink_rt.h"
+#include "runtime/tools/fits_on.h"
 
 namespace shrink::exporter {
 
@@ -58,6 +59,8 @@ RuntimeEval runtime_eval(const std::string& shr_path, const ir::Dataset& d) {
   if (static_cast<int64_t>(in.numel) != per)
     throw BadInput(shr_path, ": the model takes ", in.numel, " values per sample, the data set has ", per);
   RuntimeEval e;
+  const rt::FitsEstimate fit = rt::fits_estimate(m.get());
+  for (const rt::McuTarget& t : rt::kMcuTargets) e.fits_on.push_back({t.name, fit.fits(t), fit.flash(), fit.ram()});
   e.arena_bytes = shrink_rt_arena_size(m.get());
   e.file_bytes = static_cast<size_t>(std::filesystem::file_size(shr_path));
   std::vector<unsigned char> arena(e.arena_bytes);

@@ -19,6 +19,14 @@ struct RuntimeEval {
   size_t file_bytes = 0;    ///< the .shr file (flash)
   size_t arena_bytes = 0;   ///< shrink_rt_arena_size (RAM for activations and scratch)
   double latency_us = 0;    ///< median time of one shrink_rt_run (batch 1, this host, one thread)
+  /// "Fits on" estimates (runtime/tools/fits_on.h, docs/mcu.md): {target, fits, flash, ram}
+  /// for each microcontroller of shrink-rt inspect, in its order.
+  struct Fit {
+    std::string target;
+    bool fits = false;
+    size_t flash = 0, ram = 0;
+  };
+  std::vector<Fit> fits_on;
 };
 
 /// One op of a .shr file that has constants (weights, bias, lookup table), as the runtime loaded it.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "fits_on.h"
 #include "npy.h"
 #include "shrink_rt.h"
 
@@ -445,38 +446,14 @@ std::string kernel_of(const shrink_rt_model* m, const shrink_rt_op_info& o) {
   return k;
 }
 
-// "fits on" estimates for microcontrollers (docs/mcu.md), not a link: flash = the .shr + the code and
-// constants of the Cortex-M4 test firmware without its model and inputs (examples/cortex-m4,
-// MinSizeRel with terse messages, the kernels of the Deep Compression LeNet-5 registered - the
-// largest set of the four test models -, newlib-nano, the firmware's printf harness); RAM = the
-// arena the Cortex-M4 needs (the scalar kernels' plan: the exported MODEL_ARENA_BYTES there) + the
-// index data Huffman-decoded at load + that firmware's other RAM for LeNet-5 (loader heap 6,776 B,
-// stack high-water 1,504 B, its buffers and .data 7,777 B). Measured by scripts/mcu_test.sh on
-// 2026-11-24; re-measure when the runtime changes.
-constexpr size_t kM4FirmwareFlash = 63596;
-constexpr size_t kM4FirmwareRam = 16057;
-
+// "fits on" estimates for microcontrollers (runtime/tools/fits_on.h, docs/mcu.md), not a link.
 void print_fits_on(const shrink_rt_model* m) {
-  size_t decoded = 0;
-  for (int i = 0; i < shrink_rt_tensor_count(m); ++i) {
-    shrink_rt_tensor_info t;
-    shrink_rt_tensor_info_get(m, i, &t);
-    if (t.encoding == 1) decoded += t.decoded_bytes;
-  }
-  const size_t file = shrink_rt_model_size(m), arena = shrink_rt_arena_size_scalar(m);
-  const size_t flash = file + kM4FirmwareFlash;
-  const size_t ram = arena + decoded + kM4FirmwareRam;
-  struct Target {
-    const char* name;
-    size_t flash, ram;
-  };
-  for (const Target& t : {Target{"Cortex-M4 256 KB flash / 64 KB RAM", 256 * 1024, 64 * 1024},
-                          Target{"Cortex-M4 128 KB flash / 64 KB RAM", 128 * 1024, 64 * 1024}}) {
-    const bool fits = flash <= t.flash && ram <= t.ram;
+  const shrink::rt::FitsEstimate e = shrink::rt::fits_estimate(m);
+  for (const shrink::rt::McuTarget& t : shrink::rt::kMcuTargets)
     std::printf("fits on %s: %s (estimate: flash %zu = file %zu + firmware %zu, RAM %zu = Cortex-M4 arena %zu + "
                 "decoded %zu + firmware %zu bytes; docs/mcu.md)\n",
-                t.name, fits ? "yes" : "no", flash, file, kM4FirmwareFlash, ram, arena, decoded, kM4FirmwareRam);
-  }
+                t.name, e.fits(t) ? "yes" : "no", e.flash(), e.file, shrink::rt::kM4FirmwareFlash, e.ram(), e.arena,
+                e.decoded, shrink::rt::kM4FirmwareRam);
 }
 
 int cmd_inspect(int argc, char** argv) {

@@ -229,6 +229,17 @@ TEST(CliRunRecipe, ExportShrReportsTheRuntimesAccuracy) {
     layer_bytes += l["bytes"].get<int64_t>();
   }
   EXPECT_EQ(weighted, 4);
+  // "Fits on" (issue 8): the report's estimates are shrink-rt inspect's for the same file.
+  ASSERT_EQ(fin["fits_on"].size(), 2u) << fin.dump();
+  for (const auto& f : fin["fits_on"]) {
+    const std::string line = "fits on " + f["target"].get<std::string>() + ": " + (f["fits"].get<bool>() ? "yes" : "no") +
+                             " (estimate: flash " + std::to_string(f["flash"].get<int64_t>()) + " = file " +
+                             std::to_string(fin["bytes"].get<int64_t>()) + " + firmware ";
+    EXPECT_NE(in.out.find(line), std::string::npos) << line << "\n" << in.out;
+    EXPECT_NE(in.out.find(", RAM " + std::to_string(f["ram"].get<int64_t>()) + " = "), std::string::npos) << in.out;
+    EXPECT_NE(r.out.find("fits on " + f["target"].get<std::string>() + ": "), std::string::npos) << r.out;
+  }
+  EXPECT_FALSE(fin["fits_on"][1]["fits"].get<bool>());  // int8 LeNet-5: 437 KB of weights
   EXPECT_LE(layer_bytes, fin["bytes"].get<int64_t>());
   EXPECT_GT(layer_bytes, fin["bytes"].get<int64_t>() * 9 / 10);  // names and headers are the rest
 
