@@ -3,16 +3,17 @@
 # runs the fuzzers: the .shr loader for N seconds, shrink-rt's .npy reader and the Huffman
 # decoder (runtime/src/huffman.cc) for N / 2 each, the ONNX importer for N (when libonnx is
 # found and /usr/bin/python3 has the onnx package for its seeds), the .h5 model reader for N / 2
-# (when libhdf5 is found).
+# (when libhdf5 is found), the recipe parser for N / 2 (with the stages of $SHRINK_BIN, the built
+# shrink, when set).
 # Fails (exit 1) when a fuzzer finds a crash, a sanitizer report or a timeout; exits 77 (skipped)
 # when clang++ or its libFuzzer runtime is missing.
 #
 #   scripts/fuzz.sh [--build DIR] [--seconds N]   # fuzz for N seconds (default 300), as `make fuzz`
 #   scripts/fuzz.sh --smoke [--build DIR]          # CI: 20 s .shr + 10 s .npy + 10 s Huffman + 20 s ONNX
-#                                                  # + 10 s .h5,
+#                                                  # + 10 s .h5 + 10 s recipes,
 #                                                  # then replays the .shr seeds, every truncation of
 #                                                  # one and 3000 bit flips (about 60 s, build up to date)
-# The corpora grow in DIR/corpus, DIR/npy_corpus, DIR/huffman_corpus, DIR/onnx_corpus and DIR/h5_corpus (kept
+# The corpora grow in DIR/corpus, DIR/npy_corpus, DIR/huffman_corpus, DIR/onnx_corpus, DIR/h5_corpus and DIR/recipe_corpus (kept
 # between runs); crashing inputs land in DIR/artifacts.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -113,6 +114,29 @@ if [[ -x "$build/h5_model_fuzzer" ]]; then
   run_fuzzer h5_model_fuzzer $(( (seconds + 1) / 2 )) "$build/h5_corpus" "$h5_seeds" -max_len=65536 -dict="$root/fuzz/h5.dict"
 else
   echo "fuzz.sh: h5_model_fuzzer SKIPPED (not built: libhdf5 missing)"
+fi
+if [[ -x "$build/recipe_fuzzer" ]]; then
+  # Seeds: the shipped recipes, each also with the --set overrides of the recipe tests. The stage
+  # registry: the dump of the built shrink ($SHRINK_BIN) when there is one, else the fuzzer's own.
+  recipe_seeds="$build/recipe_seeds"
+  rm -rf "$recipe_seeds"
+  mkdir -p "$recipe_seeds" "$build/recipe_corpus"
+  for f in "$root"/recipes/*.yaml; do
+    cp "$f" "$recipe_seeds/"
+    { cat "$f"; printf '#--set train.epochs=1\n#--set data.val_limit=200\n#--set seed=3\n'; } \
+      > "$recipe_seeds/set-$(basename "$f")"
+  done
+  if [[ -x "${SHRINK_BIN:-}" ]] && "$SHRINK_BIN" run --list-stages --json > "$build/recipe_stages.json" 2>/dev/null; then
+    export SHRINK_RECIPE_STAGES="$build/recipe_stages.json"
+    echo "fuzz.sh: recipe_fuzzer: the stages of $SHRINK_BIN"
+  else
+    unset SHRINK_RECIPE_STAGES
+    echo "fuzz.sh: recipe_fuzzer: its own stage schema (no \$SHRINK_BIN)"
+  fi
+  run_fuzzer recipe_fuzzer $(( (seconds + 1) / 2 )) "$build/recipe_corpus" "$recipe_seeds" -max_len=8192 \
+    -dict="$root/fuzz/recipe.dict"
+else
+  echo "fuzz.sh: recipe_fuzzer SKIPPED (not built: yaml-cpp or nlohmann_json missing)"
 fi
 fuzzer=("$build/shr_loader_fuzzer" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$build/artifacts/")
 

@@ -45,6 +45,33 @@ TEST(CliRunRecipe, WrongTypeNamesLineColumn) {
   expect_bad_input(run_shrink("run r3.yaml --dry-run", t.path()), "must be a list of strings");
 }
 
+// What the recipe fuzzer (fuzz/recipe_fuzzer.cc) guards: text that is not UTF-8 would reach
+// report.json (a lone-surrogate escape is refused by yaml-cpp itself); aliases that expand exponentially and deep
+// nesting would be walked. All exit 2 with one line, before anything runs.
+TEST(CliRunRecipe, HostileYamlIsRefusedNamingWhere) {
+  TempDir t;
+  write(t / "a.yaml", "name: caf\xe9\nmodel: {zoo: lenet5}\nstages: []\n");  // Latin-1, not UTF-8
+  expect_bad_input(run_shrink("run a.yaml --dry-run", t.path()), "a.yaml:1:10: not UTF-8 text (byte 9)");
+  write(t / "b.yaml", "name: \"x\\uD800\"\nmodel: {zoo: lenet5}\nstages: []\n");  // a lone surrogate
+  expect_bad_input(run_shrink("run b.yaml --dry-run", t.path()), "b.yaml:1:15: invalid YAML: invalid unicode");
+  std::string laughs = "name: lol\nmodel: {zoo: lenet5}\nstages: []\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 8; ++i) {  // 10^9 scalars once the aliases are expanded
+    laughs += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) laughs += (k ? ", *l" : "*l") + std::to_string(i - 1);
+    laughs += "]\n";
+  }
+  write(t / "c.yaml", laughs);
+  CmdResult c = run_shrink("run c.yaml --dry-run", t.path());
+  expect_bad_input(c, "c.yaml: the document has more than 100000 nodes");
+  write(t / "d.yaml", "name: deep\nmodel: {zoo: lenet5}\nstages:\n  - export: {formats: " + std::string(100, '[') +
+                          std::string(100, ']') + "}\n");
+  expect_bad_input(run_shrink("run d.yaml --dry-run", t.path()), "nests deeper than 64 levels");
+  // A --set value is checked the same way.
+  write(t / "e.yaml", "name: e\nmodel: {zoo: lenet5}\nstages:\n  - train: {epochs: 1}\n");
+  expect_bad_input(run_shrink("run e.yaml --dry-run --set \"$(printf 'name=caf\\351')\"", t.path()),
+                   "--set: not UTF-8 text (byte 8)");
+}
+
 TEST(CliRunRecipe, OtherRecipeErrors) {
   TempDir t;
   write(t / "a.yaml", "name: bad\nmodel: {zoo: lenet5}\nstages:\n  - quantise: {}\n");
