@@ -91,7 +91,7 @@ void check_value(const YAML::Node& v, const OptionSpec& spec, const std::string&
                    opt_type_name(spec.type), ", got ", scalar_text(v));
   if (spec.type == OptType::Map) {
     for (auto it = v.begin(); it != v.end(); ++it) {
-      std::string k = it->first.as<std::string>();
+      std::string k = it->first.Scalar();  // "" for a key that is not a scalar: unknown
       const OptionSpec* f = find_option(spec.fields, k);
       if (!f)
         throw BadInput(at(it->first), ": unknown key '", k, "' in '", key, "' of stage '", stage, "' (known: ",

@@ -66,6 +66,11 @@ TEST(CliRunRecipe, HostileYamlIsRefusedNamingWhere) {
   write(t / "d.yaml", "name: deep\nmodel: {zoo: lenet5}\nstages:\n  - export: {formats: " + std::string(100, '[') +
                           std::string(100, ']') + "}\n");
   expect_bad_input(run_shrink("run d.yaml --dry-run", t.path()), "nests deeper than 64 levels");
+  // A key that is not a scalar (a YAML complex key) inside an option map: unknown, not a crash.
+  write(t / "f.yaml", "name: f\nmodel: {zoo: lenet5}\nstages:\n  - prune: {finetune: {? [a]: 1}}\n");
+  CmdResult f = run_shrink("run f.yaml --dry-run", t.path());
+  expect_bad_input(f, "unknown key '' in 'finetune' of stage 'prune'");
+  EXPECT_EQ(f.err.rfind("shrink: f.yaml:4:", 0), 0u) << f.err;
   // A --set value is checked the same way.
   write(t / "e.yaml", "name: e\nmodel: {zoo: lenet5}\nstages:\n  - train: {epochs: 1}\n");
   expect_bad_input(run_shrink("run e.yaml --dry-run --set \"$(printf 'name=caf\\351')\"", t.path()),
