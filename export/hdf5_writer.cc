@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "compress/ir/error.h"
-#include "compress/ir/fileio.h"
+#include "compress/ir/h5_memory.h"
 #include "compress/ir/passes.h"
 #include "compress/ir/quant_state.h"
 #include "runtime/include/shrink_fixed_point.h"
@@ -166,23 +166,22 @@ void export_hdf5(const ir::Graph& in, const std::string& path) {
   std::optional<quant::ModelQuant> mq;
   if (quantized) mq = quant::read_model_quant(g);
 
-  ir::AtomicFile out(path);
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  // Built in memory and written atomically by commit(): HDF5 itself writes nothing to disk.
+  ir::H5MemoryFile h5(path);
   {
-    Id file(H5Fcreate(out.temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
-            "create " + path);
-    str_attr(file.id, "format", "shrink-weights");
-    int_attr(file.id, "version", {1});
-    str_attr(file.id, "model", g.meta.name);
-    str_attr(file.id, "scheme", quantized ? g.state["quant"].value("scheme", std::string("fixed")) : "fp32");
+    const hid_t file = h5.id();
+    str_attr(file, "format", "shrink-weights");
+    int_attr(file, "version", {1});
+    str_attr(file, "model", g.meta.name);
+    str_attr(file, "scheme", quantized ? g.state["quant"].value("scheme", std::string("fixed")) : "fp32");
     if (mq) {
-      int_attr(file.id, "input_bits", {mq->input.bits});
-      int_attr(file.id, "input_fl", {mq->input.fl});
+      int_attr(file, "input_bits", {mq->input.bits});
+      int_attr(file, "input_fl", {mq->input.fl});
     }
     for (const ir::Node& n : g.nodes) {
       const bool has_w = n.op == ir::Op::Conv2d || n.op == ir::Op::Linear;
       if (n.tensors.empty() || (quantized && !has_w)) continue;
-      Id grp(H5Gcreate2(file.id, hdf5_group_name(n.name).c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
+      Id grp(H5Gcreate2(file, hdf5_group_name(n.name).c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
              "create group " + n.name);
       str_attr(grp.id, "name", n.name);
       str_attr(grp.id, "op", ir::op_name(n.op));
@@ -203,8 +202,8 @@ void export_hdf5(const ir::Graph& in, const std::string& path) {
       int_attr(grp.id, "output_fl", {it->second.output.fl});
       quantized_layer(grp.id, n, it->second, x);
     }
-  }
-  out.commit();
+  }  // groups closed before the image is taken
+  h5.commit();
 }
 
 }  // namespace shrink::exporter

@@ -23,6 +23,7 @@
 
 #include "compress/ir/error.h"
 #include "compress/ir/fileio.h"
+#include "compress/ir/h5_memory.h"
 
 namespace shrink::ir {
 
@@ -456,26 +457,20 @@ void save_model(const Graph& g, const std::string& path) {
   } catch (const json::exception& e) {
     throw BadInput("cannot write ", path, ": graph is not representable as JSON: ", e.what());
   }
-  quiet_hdf5();
-  AtomicFile out(path);
+  H5MemoryFile file(path, /*v18_format=*/true);  // built in memory, written atomically by commit()
   {
-    H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-    H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
-    H5Handle file(H5Fcreate(out.temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
-    if (!file.ok()) throw BadInput("cannot write ", path, ": HDF5 cannot create ", out.temp_path());
-    write_string_attr(file.get(), "format", kFormat, path);
-    write_int_attr(file.get(), "format_version", kModelFormatVersion, path);
-    write_string_attr(file.get(), "producer", g.meta.producer, path);
-    write_string_attr(file.get(), "graph", graph_text, path);
-    H5Handle tensors = make_group(file.get(), "tensors", path);
+    write_string_attr(file.id(), "format", kFormat, path);
+    write_int_attr(file.id(), "format_version", kModelFormatVersion, path);
+    write_string_attr(file.id(), "producer", g.meta.producer, path);
+    write_string_attr(file.id(), "graph", graph_text, path);
+    H5Handle tensors = make_group(file.id(), "tensors", path);
     for (const Node& n : g.nodes) {
       if (n.tensors.empty()) continue;
       H5Handle group = make_group(tensors.get(), link_name(n.name), path);
       for (const auto& [key, t] : n.tensors) write_tensor(group.get(), key, t, n, path);
     }
-    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) throw BadInput("cannot write ", path, ": HDF5 flush failed");
-  }  // file closed here, before the rename
-  out.commit();
+  }  // groups closed before the image is taken
+  file.commit();
 }
 
 Graph load_model(const std::string& path) {

@@ -2,10 +2,7 @@
 #include "compress/ir/fileio.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +14,7 @@
 #include <vector>
 
 #include "compress/ir/error.h"
+#include "tests/ir/file_limit.h"
 
 namespace shrink::ir {
 namespace {
@@ -121,28 +119,8 @@ TEST_F(FileIoTest, FullDiskDuringWriteKeepsOldFileAndLeavesNoTemp) {
   const std::string next(100000, 'n');
   for (rlim_t limit : {rlim_t{0}, rlim_t{1}, rlim_t{4096}, rlim_t{99999}}) {
     SCOPED_TRACE("RLIMIT_FSIZE " + std::to_string(limit));
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::signal(SIGXFSZ, SIG_IGN);
-      const rlimit rl{limit, limit};
-      if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) ::_exit(10);
-      try {
-        write_file_atomic(path, next);
-      } catch (const BadInput& e) {
-        const std::string msg = e.what();
-        const bool good = msg.find(path) != std::string::npos && msg.find('\n') == std::string::npos &&
-                          msg.find(std::strerror(EFBIG)) != std::string::npos;
-        ::_exit(good ? 0 : 11);
-      } catch (...) {
-        ::_exit(12);
-      }
-      ::_exit(13);  // the write did not fail
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setrlimit, 11: message, 12: other exception, 13: no error";
+    EXPECT_EQ(test::write_under_file_limit(limit, [&] { write_file_atomic(path, next); }, {path, std::strerror(EFBIG)}),
+              "");
     EXPECT_EQ(read_file(path), previous);
     EXPECT_EQ(entries(), std::vector<std::string>{"m.h5"});
   }
