@@ -39,10 +39,11 @@ runtime-only:
 	@cmake -S . -B build-rt -G Ninja -DSHRINK_RUNTIME_ONLY=ON -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) > /dev/null
 	@cmake --build build-rt -j $(JOBS)
 
-# Sanitizer builds of the runtime alone (no LibTorch; scripts/sanitize.sh, docs/security.md).
-# test-asan: AddressSanitizer + UndefinedBehaviorSanitizer on every runtime test; test-tsan:
-# ThreadSanitizer on the reentrancy test (two models on two threads). Any report fails the
-# target. `make test` runs both too (ctest asan_runtime, tsan_runtime), in the same trees.
+# Sanitizer builds without LibTorch (scripts/sanitize.sh, docs/security.md). test-asan:
+# AddressSanitizer + UndefinedBehaviorSanitizer on every test of the runtime and of the parsers
+# (ONNX, .h5, .npy, recipes); test-tsan: ThreadSanitizer on the reentrancy test (two models on two
+# threads). Any report fails the target. `make test` runs both too (ctest sanitize_asan,
+# sanitize_tsan), in the same trees.
 TSAN_BUILD ?= $(BUILD)/tsan
 ASAN_BUILD ?= $(BUILD)/asan
 test-tsan:

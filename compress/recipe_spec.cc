@@ -358,12 +358,11 @@ StageArgs StageArgs::sub(const std::string& key) const {
   return StageArgs(n[key], file_, stage_ + "." + key);
 }
 void StageArgs::fail(const std::string& key, const std::string& message) const {
-  YAML::Node at = node_;
-  if (has(key)) {
-    const YAML::Node& n = node_;
-    at = n[key];
-  }
-  throw BadInput(where(file_, at), ": stage '", stage_, "': '", key, "' ", message);
+  // Not `YAML::Node at = node_; at = node_[key];`: assigning to a Node that shares another's
+  // data rebinds that data (yaml-cpp's set_ref), which turned the stage's options into the value.
+  const YAML::Node& n = node_;
+  const std::string at = has(key) ? where(file_, n[key]) : where(file_, n);
+  throw BadInput(at, ": stage '", stage_, "': '", key, "' ", message);
 }
 
 // ---- training options ---------------------------------------------------------------------

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Sanitizer builds of the runtime alone (-DSHRINK_RUNTIME_ONLY=ON: no LibTorch), docs/security.md.
-# One script for `make test-asan` / `make test-tsan` and for the ctests asan_runtime / tsan_runtime
-# that `make test` (CI) runs.
+# Sanitizer builds without LibTorch (-DSHRINK_RUNTIME_ONLY=ON), docs/security.md. One script for
+# `make test-asan` / `make test-tsan` and for the ctests sanitize_asan / sanitize_tsan that
+# `make test` (CI) runs.
 #
 #   scripts/sanitize.sh asan [--build DIR] [--jobs N]   # ASan + UBSan: every runtime test (the
 #                                                      # loader, kernels, Huffman, .npy reader,
-#                                                      # shrink-rt on hostile files), one gtest run
+#                                                      # shrink-rt on hostile files) and, with
+#                                                      # -DSHRINK_WITH_PARSERS=ON, every test of
+#                                                      # the parsers (tests/ir: ONNX importer, .h5
+#                                                      # reader, .npy, data sets; tests/recipe:
+#                                                      # the recipe parser)
 #   scripts/sanitize.sh tsan [--build DIR] [--jobs N]   # TSan: the Reentrancy tests (two models
 #                                                      # on two threads), runtime library only
 #
@@ -49,24 +53,29 @@ start=$(date +%s)
 # ccache (when the project finds it): -g puts the build folder into the hash unless told not to,
 # so that each new folder would miss; the debug info only serves the sanitizers' stack traces.
 export CCACHE_NOHASHDIR=1
-if [[ ! -f "$build/build.ninja" ]]; then
+# The parsers (shrink_ir, the recipe parser) need ONNX, HDF5, yaml-cpp, nlohmann-json and zlib,
+# which `make deps` installs; the runtime needs nothing.
+parsers=OFF
+[[ "$kind" == asan ]] && parsers=ON
+if [[ ! -f "$build/build.ninja" ]] || ! grep -q "^SHRINK_WITH_PARSERS:BOOL=$parsers\$" "$build/CMakeCache.txt"; then
   # -O1 -g1 (line tables, for the sanitizers' stack traces): the usual sanitizer trade-off, and
   # 40 % less compile time than RelWithDebInfo's -O2 -g (measured: 248 s of CPU instead of 425 s
   # for the asan build with ccache cold), which is what CI pays when ccache is cold.
   CC="$cc" CXX="$cxx" cmake -S "$root" -B "$build" -G Ninja -DSHRINK_RUNTIME_ONLY=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
-    -DCMAKE_SHARED_LINKER_FLAGS="$flags" > "$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
+    -DCMAKE_SHARED_LINKER_FLAGS="$flags" -DSHRINK_WITH_PARSERS=$parsers > "$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
 fi
 if [[ "$kind" == asan ]]; then
   # shrink_rt_tests pulls in what its tests run: the runtime, shrink-rt and examples/minimal.c.
-  target=shrink_rt_tests
+  target="shrink_rt_tests shrink_ir_tests shrink_recipe_tests"
 else
   # TSan needs only the runtime library and the reentrancy test (compiled below): about 40 s of
   # CPU with ccache cold, against 250 s for the asan build.
   target=shrink_rt
 fi
-cmake --build "$build" -j "$jobs" --target "$target" > "$build/build.log" 2>&1 ||
+# shellcheck disable=SC2086
+cmake --build "$build" -j "$jobs" --target $target > "$build/build.log" 2>&1 ||
   { tail -40 "$build/build.log"; exit 1; }
 if [[ "$kind" == tsan ]]; then
   # shellcheck disable=SC2086
@@ -78,15 +87,21 @@ echo "sanitize.sh: $kind build up to date in $(( $(date +%s) - start )) s"
 
 t0=$(date +%s)
 if [[ "$kind" == asan ]]; then
-  # One gtest process (not one per test through ctest): the same tests, a fraction of the start-ups.
-  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}" \
-  UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-    "$build/tests/shrink_rt_tests" --gtest_brief=1 > "$build/test.log" 2>&1 ||
-    { tail -60 "$build/test.log"; echo "sanitize.sh: FAILED (log: $build/test.log)"; exit 1; }
+  # One gtest process per suite (not one per test through ctest): the same tests, a fraction of
+  # the start-ups.
+  : > "$build/test.log"
+  for suite in shrink_rt_tests shrink_ir_tests shrink_recipe_tests; do
+    t1=$(date +%s)
+    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}" \
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+      "$build/tests/$suite" --gtest_brief=1 >> "$build/test.log" 2>&1 ||
+      { tail -60 "$build/test.log"; echo "sanitize.sh: FAILED in $suite (log: $build/test.log)"; exit 1; }
+    echo "sanitize.sh: $suite: $(grep '^\[==========\]' "$build/test.log" | tail -1) ($(( $(date +%s) - t1 )) s)"
+  done
 else
   TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1}" \
     "$build/reentrancy_test" > "$build/test.log" 2>&1 ||
     { tail -60 "$build/test.log"; echo "sanitize.sh: FAILED (log: $build/test.log)"; exit 1; }
 fi
-tail -3 "$build/test.log" | sed "s/^/sanitize.sh: /"
+[[ "$kind" == tsan ]] && tail -3 "$build/test.log" | sed "s/^/sanitize.sh: /"
 echo "sanitize.sh: $kind OK: tests $(( $(date +%s) - t0 )) s, $(( $(date +%s) - start )) s in all"
