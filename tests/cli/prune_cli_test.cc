@@ -19,7 +19,7 @@ TEST(CliPrune, SparseInt8ExportIsAtMost035OfDense) {
                            t.path());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("weight sparsity 0.9000"), std::string::npos) << r.out;
-  for (const std::string& name : {"p", "d"}) {
+  for (const std::string name : {"p", "d"}) {
     const std::string src = name == "p" ? "p.h5" : "'" + m + "'";
     r = run_shrink("quantize " + src + " --data fashion-mnist --bits 8 --calibration 200 --limit 200 -o " + name + "q.h5",
                    t.path());

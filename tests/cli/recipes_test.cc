@@ -69,22 +69,27 @@ TEST(CliRecipes, EveryShippedRecipeRunsShortened) {
     EXPECT_GT(j["baseline"]["accuracy"].get<double>(), 0.3);
     EXPECT_GT(j["final"]["bytes"].get<int64_t>(), 0);
     bool exports_shr = r.out.find("model.shr") != std::string::npos;
-    if (exports_shr) EXPECT_TRUE(j["final"]["runtime_accuracy"].is_number()) << r.out;
+    if (exports_shr) {
+      EXPECT_TRUE(j["final"]["runtime_accuracy"].is_number()) << r.out;
+    }
     EXPECT_TRUE(fs::exists(t.path() / "out" / "report.md"));
     // Deep Compression's size comes from the pruning level, the codebook and the storage, not from
     // training: even shortened, the deployed file must be over 20x smaller than fp32.
     if (name.find("deep-compression") != std::string::npos) {
       EXPECT_GT(j["final"]["ratio"].get<double>(), 20.0) << j["final"].dump();
-      for (const auto& l : j["final"]["layers"])  // every weighted layer deployed as a k-means codebook
+      for (const auto& l : j["final"]["layers"]) {  // every weighted layer deployed as a k-means codebook
         if (l["op"] == "Conv2d" || l["op"] == "Linear") {
           EXPECT_EQ(l["weights"].get<std::string>().rfind("k-means ", 0), 0u) << l.dump();
           EXPECT_NE(l["storage"].get<std::string>().find("codebook"), std::string::npos) << l.dump();
           EXPECT_GT(l["bytes"].get<int64_t>(), 0) << l.dump();
         }
+      }
     }
-    for (const auto& st : j["stages"])  // a sweep that applies its choice measured that model
-      if (st["name"] == "sweep" && st["extra"].contains("chosen"))
+    for (const auto& st : j["stages"]) {  // a sweep that applies its choice measured that model
+      if (st["name"] == "sweep" && st["extra"].contains("chosen")) {
         EXPECT_EQ(st["accuracy"], st["extra"]["chosen"]["accuracy"]) << st.dump();
+      }
+    }
     ++ran;
   }
   EXPECT_GE(ran, 4);

@@ -299,9 +299,11 @@ TEST(CliRunRecipe, ExportShrReportsTheRuntimesAccuracy) {
   EXPECT_NE(seen.find("bytes " + grouped(base["bytes"].get<int64_t>()) + " " + grouped(fin["bytes"].get<int64_t>())),
             std::string::npos) << seen;
   EXPECT_NE(seen.find(fixed("%.1f", fin["ratio"].get<double>()) + "x smaller"), std::string::npos) << seen;
-  for (const auto& l : fin["layers"])  // the per-layer table: formats, storage and deployed bytes
-    if (l["op"] == "Linear")
+  for (const auto& l : fin["layers"]) {  // the per-layer table: formats, storage and deployed bytes
+    if (l["op"] == "Linear") {
       EXPECT_NE(seen.find(l["name"].get<std::string>() + " Linear [" ), std::string::npos) << seen;
+    }
+  }
   const auto& fc1 = *std::find_if(fin["layers"].begin(), fin["layers"].end(), [](const auto& l) { return l["name"] == "fc1"; });
   EXPECT_NE(seen.find(fc1["weights"].get<std::string>() + " " + fc1["activations"].get<std::string>() + " dense "),
             std::string::npos) << seen;

@@ -9,6 +9,10 @@
 
 #include "compress/ir/error.h"
 
+// Designated initializers that leave the other fields at their defaults ({.input = hook}) are
+// the intended style here.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 namespace shrink {
 namespace {
 

@@ -17,6 +17,10 @@
 #include "export/shr_writer.h"
 #include "tests/ir/test_graphs.h"
 
+// Designated initializers that leave the other fields at their defaults ({.name = ""}) are the
+// intended style here.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 namespace shrink::exporter {
 namespace {
 

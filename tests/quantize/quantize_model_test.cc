@@ -61,8 +61,9 @@ TEST(QuantizeModelTest, StateRecordsFormatsAndWeightsOnGrid) {
     }
     ASSERT_TRUE(mq.nodes.count(n.name)) << n.name;
     const NodeQuant& nq = mq.nodes.at(n.name);
-    if (n.op == ir::Op::ReLU || n.op == ir::Op::MaxPool || n.op == ir::Op::Flatten)
+    if (n.op == ir::Op::ReLU || n.op == ir::Op::MaxPool || n.op == ir::Op::Flatten) {
       EXPECT_EQ(nq.output, mq.format_of(n.inputs[0])) << n.name;  // takes its input's format
+    }
     if (!nq.has_weight) continue;
     const ir::Tensor& w = *n.tensor("weight");
     EXPECT_EQ(nq.weight_bits, n.name == "conv1" ? 4 : 6);

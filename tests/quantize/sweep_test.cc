@@ -57,7 +57,9 @@ TEST(SweepTest, LeNet5BitsTwoFourEightGivesEveryRecord) {
       ASSERT_TRUE(r.fl.has_value()) << r.key();
       EXPECT_EQ(*r.il, r.bits - 1 - *r.fl) << r.key();
     }
-    if (r.method == "kmeans" && r.target == "activations") EXPECT_FALSE(r.fl.has_value()) << r.key();
+    if (r.method == "kmeans" && r.target == "activations") {
+      EXPECT_FALSE(r.fl.has_value()) << r.key();
+    }
   }
   EXPECT_EQ(keys.size(), 48u);
   for (const auto& l : layers)
