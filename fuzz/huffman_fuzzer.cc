@@ -4,6 +4,10 @@
 //    exactly the header's count (if at most 2^16 symbols), and once more with a wrong count that
 //    must give kHuffmanCountMismatch. A success must consume exactly huffman_stream_bytes, give
 //    symbols below n_symbols, and survive a round trip through the encoder;
+//    The same stream through huffman_decode_packed (the loader's path for codebook indices), at a
+//    width and limit taken from the input's last byte, into a buffer of exactly the packed size:
+//    it must agree with huffman_decode, give the raw packed layout and refuse the first symbol
+//    at or above the limit;
 // 2. as symbols: encode the input's bytes, decode them, compare (the encoder on any histogram).
 // A failure must give a known status and consumed = 0. Anything else aborts (a finding).
 //
@@ -35,9 +39,39 @@ int decode(const uint8_t* in, size_t size, size_t count, std::unique_ptr<uint8_t
   out.reset(count ? new uint8_t[count] : nullptr);
   consumed = 77;
   const int st = rt::huffman_decode(in, size, out.get(), count, &consumed);
-  check(st >= rt::kHuffmanOk && st <= rt::kHuffmanTrailingBytes);
+  check(st >= rt::kHuffmanOk && st <= rt::kHuffmanTrailingBytes);  // never SymbolOutOfRange
   check(st == rt::kHuffmanOk || consumed == 0);
   return st;
+}
+
+/// huffman_decode_packed against the byte decoder's result `st` / `sym` (valid when st is ok).
+void packed(const uint8_t* in, size_t size, size_t count, int st, const uint8_t* sym, int bits, uint32_t limit) {
+  const size_t bytes = (count * static_cast<size_t>(bits) + 7) / 8;
+  std::unique_ptr<uint8_t[]> out(bytes ? new uint8_t[bytes] : nullptr);
+  size_t consumed = 77;
+  rt::HuffmanBadSymbol bad;
+  const int ps = rt::huffman_decode_packed(in, size, out.get(), count, bits, limit, &consumed, &bad);
+  check(ps == rt::kHuffmanOk || consumed == 0);
+  if (st != rt::kHuffmanOk) {  // the same damage, or a symbol refused before the decoder saw it
+    check(ps == st || ps == rt::kHuffmanSymbolOutOfRange);
+    return;
+  }
+  const uint32_t lim = limit < (1u << bits) ? limit : (1u << bits);
+  size_t first = count;
+  for (size_t i = 0; i < count && first == count; ++i)
+    if (sym[i] >= lim) first = i;
+  if (first < count) {
+    check(ps == rt::kHuffmanSymbolOutOfRange && bad.index == first && bad.value == sym[first]);
+    return;
+  }
+  check(ps == rt::kHuffmanOk);
+  for (size_t i = 0; i < count; ++i) {
+    const size_t bit = i * static_cast<size_t>(bits);
+    const uint32_t two = out[bit / 8] | (bit / 8 + 1 < bytes ? uint32_t{out[bit / 8 + 1]} << 8 : 0u);
+    check(((two >> (bit % 8)) & ((1u << bits) - 1)) == sym[i]);
+  }
+  const size_t used = count * static_cast<size_t>(bits);
+  check(used % 8 == 0 || (out[bytes - 1] >> (used % 8)) == 0);
 }
 
 void round_trip(const uint8_t* symbols, size_t n) {
@@ -63,6 +97,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(total == h.stream_bytes && total <= size && count == h.count);
     if (count <= kMaxCount) {
       const int st = decode(data, size, count, out, consumed);
+      const uint8_t last = size ? data[size - 1] : 0;
+      packed(data, size, count, st, out.get(), 1 + (last & 7), 1u + (last >> 3) * 9u);
       if (st == rt::kHuffmanOk) {
         check(consumed == total);
         for (size_t i = 0; i < count; ++i) check(out[i] < h.n_symbols);

@@ -93,7 +93,43 @@ inline int decode_one(const Code& c, uint64_t buf, uint8_t& sym) {
   return 0;
 }
 
-int decode_payload(const Code& c, const uint8_t* p, const uint8_t* end, uint8_t* out, size_t n) {
+/// Where decoded symbols go: one byte each.
+struct ByteSink {
+  uint8_t* out;
+  bool put(size_t i, uint8_t sym) {
+    out[i] = sym;
+    return true;
+  }
+  bool finish() { return true; }
+};
+
+/// Where decoded symbols go: packed `bits` wide, LSB first (the raw codebook index layout); a
+/// symbol below `limit` only (else the first one that is not is kept in `bad`).
+struct PackSink {
+  uint8_t* out;
+  int bits;
+  uint32_t limit;
+  HuffmanBadSymbol* bad;
+  uint32_t acc = 0;
+  int held = 0;
+  size_t o = 0;
+  bool put(size_t i, uint8_t sym) {
+    if (sym >= limit) {
+      if (bad) *bad = {sym, i};
+      return false;
+    }
+    acc |= uint32_t{sym} << held;
+    for (held += bits; held >= 8; held -= 8, acc >>= 8) out[o++] = static_cast<uint8_t>(acc);
+    return true;
+  }
+  bool finish() {
+    if (held) out[o] = static_cast<uint8_t>(acc);
+    return true;
+  }
+};
+
+template <typename Sink>
+int decode_payload(const Code& c, const uint8_t* p, const uint8_t* end, Sink& out, size_t n) {
   uint64_t buf = 0;  // bits, left-aligned; below the `bits` valid ones: zeros or the next bits
   int bits = 0;      // valid bits in buf: the stream up to byte p
   size_t i = 0;
@@ -108,7 +144,7 @@ int decode_payload(const Code& c, const uint8_t* p, const uint8_t* end, uint8_t*
       uint8_t sym = 0;
       const int l = decode_one(c, buf, sym);
       if (l == 0) return kHuffmanIncomplete;
-      out[i++] = sym;
+      if (!out.put(i++, sym)) return kHuffmanSymbolOutOfRange;
       buf <<= l;
       bits -= l;
     }
@@ -123,13 +159,39 @@ int decode_payload(const Code& c, const uint8_t* p, const uint8_t* end, uint8_t*
     const int l = decode_one(c, buf, sym);
     if (l == 0) return kHuffmanIncomplete;
     if (l > bits) return kHuffmanTruncated;
-    out[i++] = sym;
+    if (!out.put(i++, sym)) return kHuffmanSymbolOutOfRange;
     buf <<= l;
     bits -= l;
   }
   const uint64_t left = static_cast<uint64_t>(bits) + 8u * static_cast<uint64_t>(end - p);
   if (left >= 8) return kHuffmanTrailingBytes;
   if (left > 0 && (buf >> (64 - left)) != 0) return kHuffmanNonzeroPadding;
+  out.finish();
+  return kHuffmanOk;
+}
+
+/// huffman_decode and huffman_decode_packed: the header, then the payload into `sink`.
+template <typename Sink>
+int decode_stream(const uint8_t* in, size_t in_bytes, Sink& sink, size_t out_count, size_t* consumed) {
+  *consumed = 0;
+  HuffmanHeader h;
+  int st = huffman_read_header(in, in_bytes, &h);
+  if (st != kHuffmanOk) return st;
+  if (out_count != h.count) return kHuffmanCountMismatch;
+  if (h.max_len == 0) {  // constant stream: no table, no payload
+    const auto sym = static_cast<uint8_t>(h.n_symbols - 1);
+    for (size_t i = 0; i < out_count; ++i)
+      if (!sink.put(i, sym)) return kHuffmanSymbolOutOfRange;
+    sink.finish();
+  } else {
+    Code c;
+    st = build_code(in + kHuffmanFixedHeaderBytes, h.n_symbols, h.max_len, c);
+    if (st != kHuffmanOk) return st;
+    const uint8_t* payload = in + h.header_bytes;
+    st = decode_payload(c, payload, payload + h.payload_bytes, sink, out_count);
+    if (st != kHuffmanOk) return st;
+  }
+  *consumed = static_cast<size_t>(h.stream_bytes);
   return kHuffmanOk;
 }
 
@@ -176,23 +238,16 @@ int huffman_decoded_count(const uint8_t* in, size_t in_bytes, size_t* count) {
 
 int huffman_decode(const uint8_t* in, size_t in_bytes, uint8_t* out, size_t out_count, size_t* consumed) {
   if (consumed == nullptr || (out == nullptr && out_count != 0)) return kHuffmanInvalidArgument;
-  *consumed = 0;
-  HuffmanHeader h;
-  int st = huffman_read_header(in, in_bytes, &h);
-  if (st != kHuffmanOk) return st;
-  if (out_count != h.count) return kHuffmanCountMismatch;
-  if (h.max_len == 0) {  // constant stream: no table, no payload
-    if (out_count != 0) std::memset(out, h.n_symbols - 1, out_count);
-  } else {
-    Code c;
-    st = build_code(in + kHuffmanFixedHeaderBytes, h.n_symbols, h.max_len, c);
-    if (st != kHuffmanOk) return st;
-    const uint8_t* payload = in + h.header_bytes;
-    st = decode_payload(c, payload, payload + h.payload_bytes, out, out_count);
-    if (st != kHuffmanOk) return st;
-  }
-  *consumed = static_cast<size_t>(h.stream_bytes);
-  return kHuffmanOk;
+  ByteSink sink{out};
+  return decode_stream(in, in_bytes, sink, out_count, consumed);
+}
+
+int huffman_decode_packed(const uint8_t* in, size_t in_bytes, uint8_t* out, size_t out_count, int bits,
+                          uint32_t limit, size_t* consumed, HuffmanBadSymbol* bad) {
+  if (consumed == nullptr || (out == nullptr && out_count != 0) || bits < 1 || bits > 8) return kHuffmanInvalidArgument;
+  if (limit > (1u << bits)) limit = 1u << bits;  // a wider symbol cannot be packed
+  PackSink sink{out, bits, limit, bad};
+  return decode_stream(in, in_bytes, sink, out_count, consumed);
 }
 
 const char* huffman_status_str(int status) {
@@ -207,6 +262,7 @@ const char* huffman_status_str(int status) {
     case kHuffmanCountMismatch: return "huffman symbol count differs from the expected count";
     case kHuffmanNonzeroPadding: return "nonzero padding bits after the last huffman code";
     case kHuffmanTrailingBytes: return "unused bytes after the last huffman code";
+    case kHuffmanSymbolOutOfRange: return "a decoded huffman symbol is not below the given limit";
   }
   return "unknown huffman status";
 }

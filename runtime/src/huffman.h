@@ -31,6 +31,7 @@ enum HuffmanStatus : int {
   kHuffmanCountMismatch = 7,    ///< out_count differs from the header's symbol count
   kHuffmanNonzeroPadding = 8,   ///< the unused bits of the payload's last byte are not zero
   kHuffmanTrailingBytes = 9,    ///< the payload declares whole bytes that no symbol uses
+  kHuffmanSymbolOutOfRange = 10,  ///< huffman_decode_packed: a symbol not below its limit
 };
 
 /// The longest code a stream may use (the length table holds 4-bit lengths).
@@ -67,6 +68,20 @@ int huffman_decoded_count(const uint8_t* in, size_t in_bytes, size_t* count);
 /// Checks everything: lengths, Kraft sum (complete code), truncation, zero padding bits and no
 /// unused payload byte, so each valid stream has exactly one meaning and damage is reported.
 int huffman_decode(const uint8_t* in, size_t in_bytes, uint8_t* out, size_t out_count, size_t* consumed);
+
+/// The first symbol huffman_decode_packed refused: its value and its position in the stream.
+struct HuffmanBadSymbol {
+  uint32_t value = 0;
+  size_t index = 0;
+};
+
+/// As huffman_decode, but the symbols are packed `bits` (1..8) wide, LSB first, into
+/// ceil(out_count * bits / 8) bytes at `out` (the raw layout of codebook indices; unused bits of
+/// the last byte zero), and each must be below `limit` (and 2^bits): else
+/// kHuffmanSymbolOutOfRange, with the first such symbol in *bad when bad is not null. Memory:
+/// the packed bytes only (Huffman-coded codebook indices take no more RAM than raw ones).
+int huffman_decode_packed(const uint8_t* in, size_t in_bytes, uint8_t* out, size_t out_count, int bits,
+                          uint32_t limit, size_t* consumed, HuffmanBadSymbol* bad = nullptr);
 
 /// A short lower-case name of a status ("ok", "truncated", ...); "unknown huffman status" else.
 const char* huffman_status_str(int status);

@@ -508,9 +508,10 @@ class Loader {
   }
 
   /// Encoding::Huffman: decodes the stream that fills exactly [p, p + size) into `count` symbols,
-  /// placed after `extra` bytes of a new load-time block (sized from the header first).
+  /// placed after `extra` bytes of a new load-time block (sized from the header first): one byte
+  /// each, or with packed_bits packed that wide (codebook indices, each below centroid_count).
   Status huffman_block(const TensorCtx& t, TensorDesc& d, const char* what, const uint8_t* p, uint64_t size,
-                       uint64_t count, uint64_t extra, uint8_t*& block) {
+                       uint64_t count, uint64_t extra, uint8_t*& block, int packed_bits = 0) {
     HuffmanHeader h;
     int st = huffman_read_header(p, static_cast<size_t>(size), &h);
     if (st == kHuffmanOk && h.stream_bytes != size)
@@ -520,7 +521,8 @@ class Loader {
       return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s decodes to %" PRIu32 " symbols, expected %llu", what,
                    h.count, ull(count));
     if (st == kHuffmanOk) {
-      const uint64_t n = extra + count;  // count < 2^31, extra < 2^35: no overflow
+      // count < 2^31, extra < 2^35: no overflow
+      const uint64_t n = extra + (packed_bits ? shr::packed_index_bytes(count, packed_bits) : count);
       if (m_.decoded_bytes + n > shr::kMaxDecodedPerFileByte * size_)
         return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "Huffman data decode to more than %llu times the file size",
                      ull(shr::kMaxDecodedPerFileByte));
@@ -529,29 +531,25 @@ class Loader {
       m_.decoded_bytes += n;
       d.decoded_bytes += n;
       size_t used = 0;
-      st = huffman_decode(p, static_cast<size_t>(size), block + extra, static_cast<size_t>(count), &used);
+      HuffmanBadSymbol bad;
+      st = packed_bits ? huffman_decode_packed(p, static_cast<size_t>(size), block + extra, static_cast<size_t>(count),
+                                               packed_bits, d.centroid_count, &used, &bad)
+                       : huffman_decode(p, static_cast<size_t>(size), block + extra, static_cast<size_t>(count), &used);
+      if (st == kHuffmanSymbolOutOfRange) return bad_index(t, d, bad.value, bad.index);  // the raw file's message
     }
     if (st != kHuffmanOk)
       return SHRINK_RT_TFAIL(t, SHRINK_RT_CORRUPT_MODEL, "the Huffman stream of %s is invalid: %s", what, huffman_status_str(st));
     return {};
   }
 
-  /// Encoding::Huffman, part 1: `count` index symbols, each below centroid_count, packed in place
-  /// into the raw layout (packed byte k is written only after symbol k was read: k <= i).
+  /// Encoding::Huffman, part 1: `count` index symbols, each below centroid_count, decoded straight
+  /// into the raw packed layout: the load-time block is as large as the raw indices would be.
   Status huffman_indices(const TensorCtx& t, const shr::TensorRecord& r, TensorDesc& d, uint64_t count) {
     const uint8_t* p;
     SHRINK_RT_TRY(part_span(t, r, 1, p));
-    uint8_t* sym;
-    SHRINK_RT_TRY(huffman_block(t, d, "the indices (part 1)", p, r.parts[1].size, count, 0, sym));
-    uint32_t acc = 0, o = 0;
-    int held = 0;
-    for (uint64_t i = 0; i < count; ++i) {
-      if (sym[i] >= d.centroid_count) return bad_index(t, d, sym[i], i);
-      acc |= uint32_t{sym[i]} << held;
-      for (held += d.index_bits; held >= 8; held -= 8, acc >>= 8) sym[o++] = static_cast<uint8_t>(acc);
-    }
-    if (held) sym[o] = static_cast<uint8_t>(acc);
-    d.indices = sym;
+    uint8_t* packed;
+    SHRINK_RT_TRY(huffman_block(t, d, "the indices (part 1)", p, r.parts[1].size, count, 0, packed, d.index_bits));
+    d.indices = packed;
     return {};
   }
 

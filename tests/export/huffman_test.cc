@@ -16,6 +16,7 @@
 
 #include "compress/ir/error.h"
 #include "export/huffman.h"
+#include "runtime/format/shr_format.h"
 #include "runtime/src/huffman.h"
 
 namespace shrink::exporter {
@@ -81,6 +82,53 @@ TEST(HuffmanCoder, RoundTripsUniformAndSkewedSources) {
           EXPECT_EQ(stream.size(), 10u + 128u + 30000u);
         }
       }
+}
+
+// huffman_decode_packed (the loader's path for codebook indices): for every width 1..8, skewed and
+// uniform symbols, n not a multiple of 8, the output equals the raw layout (shr::pack_indices)
+// byte for byte, in a buffer of exactly the packed size (ASan sees any write past it). A symbol
+// at or above the limit is refused, reporting the first one.
+TEST(HuffmanCoder, PackedDecodeEqualsTheRawIndexLayout) {
+  for (int bits = 1; bits <= 8; ++bits)
+    for (bool skewed : {false, true})
+      for (size_t n : {size_t{0}, size_t{1}, size_t{13}, size_t{4099}}) {
+        SCOPED_TRACE(::testing::Message() << "bits " << bits << (skewed ? " skewed" : " uniform") << " n " << n);
+        const std::vector<uint8_t> in = source(n, 1 << bits, skewed, 40 + bits);
+        const std::vector<uint8_t> stream = huffman_encode(in.data(), in.size());
+        const std::vector<uint32_t> wide(in.begin(), in.end());
+        const std::vector<uint8_t> raw = shr::pack_indices(wide.data(), n, bits);
+        std::vector<uint8_t> out(raw.size(), 0xAB);
+        size_t consumed = 0;
+        ASSERT_EQ(rt::huffman_decode_packed(stream.data(), stream.size(), out.data(), n, bits, 1u << bits, &consumed),
+                  rt::kHuffmanOk);
+        EXPECT_EQ(out, raw);
+        EXPECT_EQ(consumed, stream.size());
+        if (n < 2) continue;
+        // A limit just below the largest symbol: refused at its first occurrence.
+        const uint8_t top = *std::max_element(in.begin(), in.end());
+        if (top == 0) continue;
+        const size_t first = static_cast<size_t>(std::find(in.begin(), in.end(), top) - in.begin());
+        rt::HuffmanBadSymbol bad;
+        EXPECT_EQ(rt::huffman_decode_packed(stream.data(), stream.size(), out.data(), n, bits, top, &consumed, &bad),
+                  rt::kHuffmanSymbolOutOfRange);
+        EXPECT_EQ(bad.value, top);
+        EXPECT_EQ(bad.index, first);
+        EXPECT_EQ(consumed, 0u);
+      }
+  // Symbols wider than `bits` cannot be packed, whatever the limit says.
+  const std::vector<uint8_t> wide = {1, 5, 2};
+  const std::vector<uint8_t> stream = huffman_encode(wide.data(), wide.size());
+  std::vector<uint8_t> out(1);
+  size_t consumed = 0;
+  rt::HuffmanBadSymbol bad;
+  EXPECT_EQ(rt::huffman_decode_packed(stream.data(), stream.size(), out.data(), 3, 2, 256, &consumed, &bad),
+            rt::kHuffmanSymbolOutOfRange);
+  EXPECT_EQ(bad.value, 5u);
+  EXPECT_EQ(bad.index, 1u);
+  EXPECT_EQ(rt::huffman_decode_packed(stream.data(), stream.size(), out.data(), 3, 0, 256, &consumed),
+            rt::kHuffmanInvalidArgument);
+  EXPECT_EQ(rt::huffman_decode_packed(stream.data(), stream.size(), out.data(), 3, 9, 256, &consumed),
+            rt::kHuffmanInvalidArgument);
 }
 
 TEST(HuffmanCoder, SameSymbolsGiveTheSameBytes) {

@@ -468,9 +468,11 @@ TEST(HostileShr, HuffmanTensorsDecodeToTheRawModel) {
   const std::vector<uint8_t> bytes = csr_codebook(true).build();
   ASSERT_TRUE(shrink::rt::load_model(bytes.data(), bytes.size(), m).ok());
   EXPECT_EQ(m.tensors[6].encoding, shr::Encoding::Huffman);
-  EXPECT_EQ(m.tensors[6].decoded_bytes, 24u);      // one byte per symbol, packed in place to 6
-  EXPECT_EQ(m.tensors[2].decoded_bytes, 5u + 3u + 5u);  // indices, then row_ptr + gaps
-  EXPECT_EQ(m.decoded_bytes, 24u + 13u);
+  // Decoded straight into the packed layout: no more memory than the raw indices.
+  EXPECT_EQ(m.tensors[6].decoded_bytes, shr::packed_index_bytes(24, m.tensors[6].index_bits));  // 24 x 2 bits: 6
+  EXPECT_EQ(m.tensors[6].decoded_bytes, 6u);
+  EXPECT_EQ(m.tensors[2].decoded_bytes, shr::packed_index_bytes(5, m.tensors[2].index_bits) + 3u + 5u);  // + row_ptr, gaps
+  EXPECT_EQ(m.decoded_bytes, m.tensors[6].decoded_bytes + m.tensors[2].decoded_bytes);
   for (int64_t i = 0; i < 24; ++i) EXPECT_EQ(m.tensors[6].index_at(i), TinyShr().indices[static_cast<size_t>(i)]) << i;
 }
 

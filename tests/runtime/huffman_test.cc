@@ -203,8 +203,8 @@ TEST(Huffman, EveryKindOfDamageHasItsStatus) {
 
 TEST(Huffman, EveryStatusHasADistinctName) {
   std::set<std::string> names;
-  for (int st = kHuffmanOk; st <= kHuffmanTrailingBytes; ++st) names.insert(huffman_status_str(st));
-  EXPECT_EQ(names.size(), static_cast<size_t>(kHuffmanTrailingBytes + 1));
+  for (int st = kHuffmanOk; st <= kHuffmanSymbolOutOfRange; ++st) names.insert(huffman_status_str(st));
+  EXPECT_EQ(names.size(), static_cast<size_t>(kHuffmanSymbolOutOfRange + 1));
   EXPECT_STREQ(huffman_status_str(kHuffmanTruncated), "truncated huffman stream");
   EXPECT_STREQ(huffman_status_str(99), "unknown huffman status");
 }
