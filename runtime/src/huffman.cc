@@ -100,7 +100,7 @@ struct ByteSink {
     out[i] = sym;
     return true;
   }
-  bool finish() { return true; }
+  void finish() {}
 };
 
 /// Where decoded symbols go: packed `bits` wide, LSB first (the raw codebook index layout); a
@@ -122,9 +122,8 @@ struct PackSink {
     for (held += bits; held >= 8; held -= 8, acc >>= 8) out[o++] = static_cast<uint8_t>(acc);
     return true;
   }
-  bool finish() {
+  void finish() {
     if (held) out[o] = static_cast<uint8_t>(acc);
-    return true;
   }
 };
 
