@@ -22,7 +22,6 @@
 #include <vector>
 
 #include "compress/ir/error.h"
-#include "compress/ir/fileio.h"
 #include "compress/ir/h5_memory.h"
 
 namespace shrink::ir {
